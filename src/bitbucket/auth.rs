@@ -1,0 +1,58 @@
+//! Credentials and how each is put on a request. Secrets stay in [`SecretString`], whose
+//! `Debug` prints a redaction, and are exposed only while building the `Authorization`
+//! header, which reqwest marks sensitive.
+
+use reqwest::RequestBuilder;
+use secrecy::{ExposeSecret, SecretString};
+
+/// One way of authenticating to Bitbucket.
+#[derive(Debug)]
+pub enum Credentials {
+    /// An access token (workspace, project or repository) or a ready OAuth token: Bearer.
+    Bearer(SecretString),
+    /// Atlassian account email + API token, or the legacy user name + app password: Basic.
+    Basic {
+        /// The Atlassian account email (or the Bitbucket user name for app passwords).
+        username: String,
+        /// The API token or app password.
+        password: SecretString,
+        /// Whether this is a (removed) app password, for the deprecation warning.
+        legacy_app_password: bool,
+    },
+    /// An OAuth 2.0 consumer.
+    OAuth {
+        /// The consumer key.
+        client_id: String,
+        /// The consumer secret.
+        client_secret: SecretString,
+        /// A refresh token, for the refresh-token grant; else client credentials.
+        refresh_token: Option<SecretString>,
+    },
+}
+
+impl Credentials {
+    /// A short, secret-free name of the credential kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credentials::Bearer(_) => "access token",
+            Credentials::Basic {
+                legacy_app_password: false,
+                ..
+            } => "API token",
+            Credentials::Basic { .. } => "app password",
+            Credentials::OAuth { .. } => "OAuth consumer",
+        }
+    }
+
+    /// Puts the credential on a request. OAuth consumers go through a token first; see
+    /// [`super::Client`].
+    pub(crate) fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+        match self {
+            Credentials::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Credentials::Basic {
+                username, password, ..
+            } => request.basic_auth(username, Some(password.expose_secret())),
+            Credentials::OAuth { .. } => request,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The ways a request can fail, each rendered as one line naming the endpoint.
+
+use std::time::Duration;
+
+/// A failed request to Bitbucket.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("HTTP {status} from GET {endpoint}: {message}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The request path (no query, no credentials).
+        endpoint: String,
+        /// The server's message (`error.message` and `error.detail`, or the plain text).
+        message: String,
+        /// How long the server asked us to wait (`Retry-After`, `X-RateLimit-Reset`).
+        retry_after: Option<Duration>,
+    },
+    /// The request did not get a complete answer (connection, timeout, truncated body).
+    #[error("GET {endpoint} failed: {reason}")]
+    Transport {
+        /// The request path.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The body is not valid JSON (truncated or garbled).
+    #[error("GET {endpoint} returned malformed JSON: {reason}")]
+    Malformed {
+        /// The request path.
+        endpoint: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The body is JSON, but a known field has a value of the wrong type.
+    #[error("GET {endpoint} returned unexpected data at `{path}`: {reason}")]
+    Data {
+        /// The request path.
+        endpoint: String,
+        /// The JSON path of the bad value (`values[3].author.uuid`).
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A `next` link or redirect pointing away from the API's origin.
+    #[error(
+        "refusing to follow `{url}` from {endpoint}: it is not on the API origin {origin}, and credentials are only sent there"
+    )]
+    ForeignOrigin {
+        /// The request that returned the link.
+        endpoint: String,
+        /// The link (without query).
+        url: String,
+        /// The API's scheme, host and port.
+        origin: String,
+    },
+    /// A `next` link that repeats, which would loop forever.
+    #[error("GET {endpoint} returned a `next` link that was already followed; stopping to avoid a loop")]
+    PaginationLoop {
+        /// The request path.
+        endpoint: String,
+    },
+    /// The credentials could not be turned into a usable token.
+    #[error("{0}")]
+    Auth(String),
+    /// Retries ran out.
+    #[error("{last} (gave up after {retries} retries)")]
+    Exhausted {
+        /// The last failure.
+        last: Box<ApiError>,
+        /// How many retries were made.
+        retries: u32,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status, when the server answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Exhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same request again may succeed: 429, 5xx, network failures and
+    /// malformed bodies.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Transport { .. } | ApiError::Malformed { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The streams: one record type and one reader per legacy report, and [`REGISTRY`], the single
+//! list that discovery, schema generation, selection and sync all read.
+//!
+//! Adding a stream means: a record type deriving `Serialize`, `Deserialize` and `JsonSchema`
+//! (in the file of its resource family), one [`StreamDef`] entry below, and its generated
+//! `schemas/<stream>.json` (`UPDATE_SCHEMAS=1 cargo test`).
+
+mod common;
+mod keyset;
+mod paged;
+mod pullrequests;
+mod repositories;
+mod workspaces;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::bitbucket::{ApiError, Client};
+use crate::config::Settings;
+use crate::singer::{Context, Emitter, StreamDescription, WriteError};
+use crate::sync::Window;
+
+pub use common::*;
+
+/// Every stream, in sync order. Workspace-level streams first, then repository-level ones,
+/// so the repository listing they share is made once.
+pub static REGISTRY: &[StreamDef] = &[
+    workspaces::WORKSPACES,
+    workspaces::WORKSPACE_MEMBERS,
+    repositories::REPOSITORIES,
+    pullrequests::PULLREQUESTS,
+];
+
+/// What a stream's partitions are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One partition per workspace.
+    Workspace,
+    /// One partition per repository.
+    Repository,
+}
+
+/// How a stream's reader is called: once per partition.
+pub type ReadFn = fn(PartitionRun) -> Pin<Box<dyn Future<Output = Result<(), StreamError>> + Send>>;
+
+/// One stream: its protocol description and its reader.
+#[derive(Debug)]
+pub struct StreamDef {
+    /// The stream name.
+    pub name: &'static str,
+    /// The primary key.
+    pub key_properties: &'static [&'static str],
+    /// The replication key (INCREMENTAL), or none (FULL_TABLE).
+    pub replication_key: Option<&'static str>,
+    /// Whether a sync without a catalog includes it.
+    pub selected_by_default: bool,
+    /// What the partitions are.
+    pub scope: Scope,
+    /// The record JSON Schema, generated from the record type.
+    pub schema: fn() -> Value,
+    /// Reads one partition.
+    pub read: ReadFn,
+}
+
+impl StreamDef {
+    /// The stream as the Singer layer sees it.
+    pub fn description(&self) -> StreamDescription {
+        StreamDescription {
+            name: self.name,
+            key_properties: self.key_properties,
+            replication_key: self.replication_key,
+            selected_by_default: self.selected_by_default,
+            schema: (self.schema)(),
+        }
+    }
+}
+
+/// The descriptions of every stream, in registry order.
+pub fn descriptions() -> Vec<StreamDescription> {
+    REGISTRY.iter().map(StreamDef::description).collect()
+}
+
+/// The names of every stream.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|s| s.name).collect()
+}
+
+/// A stream by name.
+pub fn find(name: &str) -> Option<&'static StreamDef> {
+    REGISTRY.iter().find(|s| s.name == name)
+}
+
+/// A workspace the run reads.
+#[derive(Debug, Clone)]
+pub struct WorkspaceInfo {
+    /// The slug.
+    pub slug: String,
+    /// The workspace object, when the listing already fetched it.
+    pub object: Option<Arc<Value>>,
+}
+
+/// A repository the run reads.
+#[derive(Debug, Clone)]
+pub struct RepositoryInfo {
+    /// The workspace slug.
+    pub workspace: String,
+    /// The repository slug.
+    pub slug: String,
+    /// The repository UUID, in braces.
+    pub uuid: String,
+    /// The main branch, when the repository has one.
+    pub mainbranch: Option<String>,
+}
+
+/// What a partition is about.
+#[derive(Debug, Clone)]
+pub enum Partition {
+    /// A workspace.
+    Workspace(WorkspaceInfo),
+    /// A repository.
+    Repository(RepositoryInfo),
+}
+
+impl Partition {
+    /// The state context: `{"workspace": …}` or `{"workspace": …, "repository": …}`.
+    pub fn context(&self) -> Context {
+        match self {
+            Partition::Workspace(ws) => Context::new().with("workspace", &ws.slug),
+            Partition::Repository(repo) => Context::new()
+                .with("workspace", &repo.workspace)
+                .with("repository", &repo.slug),
+        }
+    }
+}
+
+/// Everything a reader needs for one partition.
+#[derive(Clone)]
+pub struct PartitionRun {
+    /// The shared API client.
+    pub client: Arc<Client>,
+    /// The settings.
+    pub settings: Arc<Settings>,
+    /// The partition.
+    pub partition: Partition,
+    /// Its state context.
+    pub context: Context,
+    /// The window of an incremental stream (ignored by FULL_TABLE streams).
+    pub window: Window,
+    /// Where records and bookmarks go.
+    pub emitter: Emitter,
+}
+
+impl PartitionRun {
+    /// The page size for an endpoint whose maximum is `max`, capped by `page_size`.
+    pub fn pagelen(&self, max: u32) -> String {
+        self.settings.page_size.map_or(max, |p| p.min(max)).to_string()
+    }
+
+    /// The workspace of this partition.
+    pub fn workspace(&self) -> &str {
+        match &self.partition {
+            Partition::Workspace(ws) => &ws.slug,
+            Partition::Repository(repo) => &repo.workspace,
+        }
+    }
+
+    /// The repository of this partition (repository-scoped streams only).
+    pub fn repository(&self) -> Result<&RepositoryInfo, StreamError> {
+        match &self.partition {
+            Partition::Repository(repo) => Ok(repo),
+            Partition::Workspace(_) => Err(StreamError::Internal(format!(
+                "stream `{}` needs a repository partition",
+                self.emitter.stream()
+            ))),
+        }
+    }
+}
+
+/// Why a partition's read stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// A request failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Stdout could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A bug in the tap.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Sets the parent keys of a repository-level record.
+pub trait RepositoryKeys {
+    /// Fills `workspace_slug`, `repository_slug` and `repository_uuid`.
+    fn set_repository_keys(&mut self, repo: &RepositoryInfo);
+}

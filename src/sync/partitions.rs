@@ -1,0 +1,226 @@
+//! What a sync reads: the workspaces (configured, or every one the credential can see) and
+//! their repositories, narrowed by the `repositories` / `exclude_repositories` patterns.
+//! The first request of a run is the workspace check, so bad credentials fail at once.
+
+use std::sync::Arc;
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::bitbucket::{ApiError, Client, Page, MAX_PAGELEN};
+use crate::config::{ConfigError, Settings};
+use crate::error::Error;
+use crate::streams::{BranchRef, RepositoryInfo, WorkspaceInfo};
+
+/// The repository include/exclude patterns of the config.
+#[derive(Debug)]
+pub struct RepositoryFilter {
+    include: Vec<Pattern>,
+    exclude: Vec<Pattern>,
+}
+
+#[derive(Debug)]
+struct Pattern {
+    text: String,
+    matcher: GlobMatcher,
+    with_workspace: bool,
+    literal: bool,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Result<Pattern, globset::Error> {
+        let glob: Glob = GlobBuilder::new(text).case_insensitive(true).literal_separator(false).build()?;
+        Ok(Pattern {
+            text: text.to_string(),
+            matcher: glob.compile_matcher(),
+            with_workspace: text.contains('/'),
+            literal: !text.contains(['*', '?', '[', '{']),
+        })
+    }
+
+    fn matches(&self, workspace: &str, slug: &str) -> bool {
+        if self.with_workspace {
+            self.matcher.is_match(format!("{workspace}/{slug}"))
+        } else {
+            self.matcher.is_match(slug)
+        }
+    }
+}
+
+impl RepositoryFilter {
+    /// Compiles the patterns of the config.
+    pub fn new(settings: &Settings) -> Result<RepositoryFilter, ConfigError> {
+        let compile = |key: &str, list: &[String]| {
+            list.iter()
+                .map(|p| {
+                    Pattern::new(p).map_err(|e| ConfigError::Invalid {
+                        key: key.to_string(),
+                        source_name: "config".into(),
+                        reason: format!("`{p}` is not a valid pattern: {e}"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(RepositoryFilter {
+            include: compile("repositories", &settings.repositories)?,
+            exclude: compile("exclude_repositories", &settings.exclude_repositories)?,
+        })
+    }
+
+    /// Whether the run reads `workspace/slug`.
+    pub fn matches(&self, workspace: &str, slug: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| p.matches(workspace, slug)))
+            && !self.exclude.iter().any(|p| p.matches(workspace, slug))
+    }
+}
+
+/// The workspaces of the run. Configured ones are each fetched (which checks they exist and
+/// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
+pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec<WorkspaceInfo>, Error> {
+    let Some(configured) = &settings.workspaces else {
+        return discover_workspaces(client).await;
+    };
+    let mut out = Vec::new();
+    for slug in configured {
+        let url = client.url(&["workspaces", slug]);
+        match client.get_json::<Value>(&url).await {
+            Ok(object) => out.push(WorkspaceInfo {
+                slug: slug.clone(),
+                object: Some(Arc::new(object)),
+            }),
+            Err(e) if e.status() == Some(404) => {
+                return Err(Error::Fatal(format!(
+                    "workspace `{slug}` does not exist or this credential cannot see it ({e})"
+                )))
+            }
+            Err(e) if e.status() == Some(403) => {
+                tracing::warn!(workspace = %slug, "Cannot read workspace `{slug}` itself ({e}); its repositories are still read.");
+                out.push(WorkspaceInfo {
+                    slug: slug.clone(),
+                    object: None,
+                });
+            }
+            Err(e) => return Err(credential_error(e)),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct WorkspaceAccess {
+    workspace: Option<WorkspaceBase>,
+}
+
+#[derive(Deserialize)]
+struct WorkspaceBase {
+    slug: Option<String>,
+}
+
+async fn discover_workspaces(client: &Client) -> Result<Vec<WorkspaceInfo>, Error> {
+    let mut url = client.url(&["user", "workspaces"]);
+    url.query_pairs_mut().append_pair("pagelen", &MAX_PAGELEN.to_string());
+    let mut out = Vec::new();
+    loop {
+        let page: Page<WorkspaceAccess> = client.get_page(&url).await.map_err(credential_error)?;
+        out.extend(
+            page.values
+                .into_iter()
+                .filter_map(|a| a.workspace.and_then(|w| w.slug))
+                .map(|slug| WorkspaceInfo { slug, object: None }),
+        );
+        match page.next {
+            Some(next) => url = client.next_url(&url, &next)?,
+            None => break,
+        }
+    }
+    if out.is_empty() {
+        tracing::warn!("The credential sees no workspace; set `workspace` or `workspaces` in the config.");
+    }
+    Ok(out)
+}
+
+/// A failed first request: a 401 is the credential's fault and says so.
+fn credential_error(e: ApiError) -> Error {
+    if e.status() == Some(401) {
+        Error::Fatal(format!("Bitbucket refused the credentials: {e}"))
+    } else {
+        Error::Api(e)
+    }
+}
+
+#[derive(Deserialize)]
+struct RepositoryListing {
+    uuid: String,
+    slug: Option<String>,
+    full_name: Option<String>,
+    mainbranch: Option<BranchRef>,
+}
+
+/// Every repository of the workspaces that the patterns keep. A literal name that matches
+/// no repository is an error; a pattern that matches none is a warning.
+pub async fn list_repositories(
+    client: &Client,
+    settings: &Settings,
+    workspaces: &[WorkspaceInfo],
+) -> Result<Vec<RepositoryInfo>, Error> {
+    let filter = RepositoryFilter::new(settings)?;
+    let mut out = Vec::new();
+    for ws in workspaces {
+        let mut url = client.url(&["repositories", &ws.slug]);
+        url.query_pairs_mut().append_pair("pagelen", &MAX_PAGELEN.to_string());
+        loop {
+            let page: Page<RepositoryListing> = client.get_page(&url).await?;
+            for r in page.values {
+                let slug = r
+                    .slug
+                    .or_else(|| r.full_name.and_then(|f| f.split_once('/').map(|(_, s)| s.to_string())));
+                let Some(slug) = slug else { continue };
+                if filter.matches(&ws.slug, &slug) {
+                    out.push(RepositoryInfo {
+                        workspace: ws.slug.clone(),
+                        slug,
+                        uuid: r.uuid,
+                        mainbranch: r.mainbranch.and_then(|b| b.name),
+                    });
+                }
+            }
+            match page.next {
+                Some(next) => url = client.next_url(&url, &next)?,
+                None => break,
+            }
+        }
+    }
+    for pattern in &filter.include {
+        let used = out.iter().any(|r| pattern.matches(&r.workspace, &r.slug));
+        if used {
+            continue;
+        }
+        if pattern.literal {
+            return Err(Error::Fatal(format!(
+                "repository `{}` (config key `repositories`) does not exist in workspace(s) {}",
+                pattern.text,
+                workspaces.iter().map(|w| format!("`{}`", w.slug)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        tracing::warn!("The repository pattern `{}` matches no repository.", pattern.text);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_slug_or_full_name() {
+        let p = Pattern::new("api-*").unwrap();
+        assert!(p.matches("acme", "api-gateway"));
+        assert!(!p.matches("acme", "web"));
+        let p = Pattern::new("acme/*").unwrap();
+        assert!(p.matches("acme", "web"));
+        assert!(!p.matches("globex", "web"));
+        assert!(Pattern::new("api").unwrap().literal);
+        assert!(!Pattern::new("api-*").unwrap().literal);
+    }
+}
