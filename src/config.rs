@@ -223,14 +223,15 @@ impl ConfigSources {
             let Some(property) = properties.get(&key) else {
                 continue;
             };
-            let is_string = property
-                .get("type")
-                .is_some_and(|t| t == "string" || t.as_array().is_some_and(|a| a.contains(&Value::from("string"))));
+            let is_string = property.get("type").is_some_and(|t| {
+                t == "string" || t.as_array().is_some_and(|a| a.contains(&Value::from("string")))
+            });
             let value = match serde_json::from_str::<Value>(&raw) {
                 Ok(v) if !is_string && !v.is_string() => v,
                 _ => Value::String(raw),
             };
-            self.origin.insert(key.clone(), format!("environment variable `{name}`"));
+            self.origin
+                .insert(key.clone(), format!("environment variable `{name}`"));
             self.values.insert(key, value);
         }
     }
@@ -401,7 +402,14 @@ impl Validator<'_> {
         }
     }
 
-    fn count(&self, key: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+    fn count(
+        &self,
+        key: &str,
+        value: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<i64, ConfigError> {
         let n = value.unwrap_or(default);
         if n < min || n > max {
             return Err(self.invalid(key, format!("must be an integer from {min} to {max}, got {n}")));
@@ -444,8 +452,18 @@ impl Validator<'_> {
         };
         let bearer = raw.access_token.is_some();
         let api_token = pair("email", raw.email.is_some(), "api_token", raw.api_token.is_some())?;
-        let app_password = pair("username", raw.username.is_some(), "app_password", raw.app_password.is_some())?;
-        let oauth = pair("client_id", raw.client_id.is_some(), "client_secret", raw.client_secret.is_some())?;
+        let app_password = pair(
+            "username",
+            raw.username.is_some(),
+            "app_password",
+            raw.app_password.is_some(),
+        )?;
+        let oauth = pair(
+            "client_id",
+            raw.client_id.is_some(),
+            "client_secret",
+            raw.client_secret.is_some(),
+        )?;
         if raw.refresh_token.is_some() && !oauth {
             return Err(ConfigError::Auth(
                 "`refresh_token` is set but `client_id` and `client_secret` are missing".into(),
@@ -503,7 +521,11 @@ impl Validator<'_> {
     fn validate(&self, mut raw: RawConfig) -> Result<Settings, ConfigError> {
         let credentials = self.credentials(&mut raw)?;
         let api_url = self.url("api_url", raw.api_url.take(), DEFAULT_API_URL)?;
-        let oauth_token_url = self.url("oauth_token_url", raw.oauth_token_url.take(), DEFAULT_OAUTH_TOKEN_URL)?;
+        let oauth_token_url = self.url(
+            "oauth_token_url",
+            raw.oauth_token_url.take(),
+            DEFAULT_OAUTH_TOKEN_URL,
+        )?;
 
         let mut workspaces: Vec<String> = raw.workspace.take().into_iter().collect();
         for ws in raw.workspaces.take().unwrap_or_default() {
@@ -572,7 +594,9 @@ impl Validator<'_> {
         let log_format = match raw.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(self.invalid("log_format", format!("must be `text` or `json`, got `{other}`"))),
+            Some(other) => {
+                return Err(self.invalid("log_format", format!("must be `text` or `json`, got `{other}`")))
+            }
         };
 
         Ok(Settings {
@@ -585,25 +609,47 @@ impl Validator<'_> {
             accounts: raw.accounts.take().unwrap_or_default(),
             group_slugs: raw.group_slugs.take().unwrap_or_default(),
             src_ref: raw.src_ref.take(),
-            src_path: raw.src_path.take().unwrap_or_default().trim_matches('/').to_string(),
+            src_path: raw
+                .src_path
+                .take()
+                .unwrap_or_default()
+                .trim_matches('/')
+                .to_string(),
             src_max_depth: self.count("src_max_depth", raw.src_max_depth, 1, 0, 1000)? as u32,
             start_date,
             days_back,
             end_date,
             pullrequest_states,
-            commits_lookback_days: self.count("commits_lookback_days", raw.commits_lookback_days, 7, 0, 36_500)? as u32,
+            commits_lookback_days: self.count(
+                "commits_lookback_days",
+                raw.commits_lookback_days,
+                7,
+                0,
+                36_500,
+            )? as u32,
             page_size: raw
                 .page_size
                 .map(|n| self.count("page_size", Some(n), 100, 1, 100))
                 .transpose()?
                 .map(|n| n as u32),
             max_concurrency: self.count("max_concurrency", raw.max_concurrency, 4, 1, 256)? as usize,
-            requests_per_hour: self.count("requests_per_hour", raw.requests_per_hour, 1000, 0, 10_000_000)? as u32,
+            requests_per_hour: self.count("requests_per_hour", raw.requests_per_hour, 1000, 0, 10_000_000)?
+                as u32,
             max_retries: self.count("max_retries", raw.max_retries, 5, 0, 100)? as u32,
-            request_timeout: Duration::from_secs(
-                self.count("request_timeout_secs", raw.request_timeout_secs, 60, 1, 3600)? as u64,
-            ),
-            backoff_max: Duration::from_secs(self.count("backoff_max_secs", raw.backoff_max_secs, 300, 0, 86_400)? as u64),
+            request_timeout: Duration::from_secs(self.count(
+                "request_timeout_secs",
+                raw.request_timeout_secs,
+                60,
+                1,
+                3600,
+            )? as u64),
+            backoff_max: Duration::from_secs(self.count(
+                "backoff_max_secs",
+                raw.backoff_max_secs,
+                300,
+                0,
+                86_400,
+            )? as u64),
             shard,
             activate_version: raw.activate_version.unwrap_or(false),
             user_agent: raw
@@ -660,7 +706,9 @@ mod tests {
 
     #[test]
     fn missing_half_is_named() {
-        let err = settings(serde_json::json!({"email": "a@b"})).unwrap_err().to_string();
+        let err = settings(serde_json::json!({"email": "a@b"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`api_token` is missing"), "{err}");
     }
 
@@ -675,9 +723,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_key_and_source() {
-        let err = settings(serde_json::json!({"days_back": -1})).unwrap_err().to_string();
+        let err = settings(serde_json::json!({"days_back": -1}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`days_back`") && err.contains("test.json"), "{err}");
-        let err = settings(serde_json::json!({"start_date": "yesterday"})).unwrap_err().to_string();
+        let err = settings(serde_json::json!({"start_date": "yesterday"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`start_date`"), "{err}");
         let err = settings(serde_json::json!({"shard_index": 3, "shard_count": 3}))
             .unwrap_err()

@@ -67,7 +67,10 @@ impl Budget {
             if wait.is_zero() {
                 break;
             }
-            tracing::info!(wait_secs = wait.as_secs_f64(), "Request budget spent; waiting for the hourly budget to refill.");
+            tracing::info!(
+                wait_secs = wait.as_secs_f64(),
+                "Request budget spent; waiting for the hourly budget to refill."
+            );
             tokio::time::sleep(wait).await;
         }
         let permit = self

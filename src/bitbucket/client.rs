@@ -128,7 +128,9 @@ impl Client {
             return Err(ApiError::ForeignOrigin {
                 endpoint,
                 url: shown(&url),
-                origin: shown(&self.api_url).trim_end_matches(self.api_url.path()).to_string(),
+                origin: shown(&self.api_url)
+                    .trim_end_matches(self.api_url.path())
+                    .to_string(),
             });
         }
         Ok(url)
@@ -275,7 +277,10 @@ mod tests {
     #[test]
     fn error_message_reads_bitbucket_envelope() {
         let body = br#"{"type":"error","error":{"message":"Invalid pagelen"}}"#;
-        assert_eq!(error_message(body, reqwest::StatusCode::BAD_REQUEST), "Invalid pagelen");
+        assert_eq!(
+            error_message(body, reqwest::StatusCode::BAD_REQUEST),
+            "Invalid pagelen"
+        );
         let body = br#"{"type":"error","error":{"message":"CHANGE-2770 - Functionality has been deprecated","detail":"Please read the changelog."}}"#;
         assert_eq!(
             error_message(body, reqwest::StatusCode::GONE),
@@ -296,7 +301,10 @@ mod tests {
             id: u64,
         }
         let err = decode::<Page<Item>>("/x", br#"{"values":[{"id":1},{"id":"two"}]}"#).unwrap_err();
-        assert!(matches!(&err, ApiError::Data { path, .. } if path == "values[1].id"), "{err}");
+        assert!(
+            matches!(&err, ApiError::Data { path, .. } if path == "values[1].id"),
+            "{err}"
+        );
         let err = decode::<Page<Item>>("/x", br#"{"values":[{"id":1},"#).unwrap_err();
         assert!(matches!(err, ApiError::Malformed { .. }));
         assert!(err.is_retryable());
@@ -329,7 +337,9 @@ mod tests {
     fn next_links_must_keep_the_origin() {
         let c = client("http://127.0.0.1:8080/2.0");
         let from = c.url(&["repositories", "acme"]);
-        assert!(c.next_url(&from, "http://127.0.0.1:8080/2.0/repositories/acme?page=2").is_ok());
+        assert!(c
+            .next_url(&from, "http://127.0.0.1:8080/2.0/repositories/acme?page=2")
+            .is_ok());
         for bad in [
             "http://127.0.0.1:8081/2.0/repositories/acme?page=2",
             "https://127.0.0.1:8080/2.0/repositories/acme?page=2",

@@ -77,7 +77,10 @@ mod tests {
         let cap = Duration::from_secs(300);
         for attempt in 0..12 {
             let d = delay(&status(503, None), attempt, cap);
-            assert!(d <= Duration::from_secs(1 << attempt.min(9)).min(cap), "{attempt}: {d:?}");
+            assert!(
+                d <= Duration::from_secs(1 << attempt.min(9)).min(cap),
+                "{attempt}: {d:?}"
+            );
         }
         assert!(delay(&status(429, None), 0, cap) <= Duration::from_secs(10));
         assert_eq!(delay(&status(429, None), 3, Duration::ZERO), Duration::ZERO);
@@ -85,9 +88,17 @@ mod tests {
 
     #[test]
     fn server_wait_wins_but_is_capped() {
-        let d = delay(&status(429, Some(Duration::from_secs(7))), 0, Duration::from_secs(300));
+        let d = delay(
+            &status(429, Some(Duration::from_secs(7))),
+            0,
+            Duration::from_secs(300),
+        );
         assert_eq!(d, Duration::from_secs(7));
-        let d = delay(&status(429, Some(Duration::from_secs(700))), 0, Duration::from_secs(300));
+        let d = delay(
+            &status(429, Some(Duration::from_secs(700))),
+            0,
+            Duration::from_secs(300),
+        );
         assert_eq!(d, Duration::from_secs(300));
     }
 

@@ -60,7 +60,11 @@ pub fn discover(streams: &[StreamDescription]) -> Value {
             })];
             if let Some(props) = s.schema["properties"].as_object() {
                 for field in props.keys() {
-                    let inclusion = if s.is_automatic(field) { "automatic" } else { "available" };
+                    let inclusion = if s.is_automatic(field) {
+                        "automatic"
+                    } else {
+                        "available"
+                    };
                     metadata.push(json!({
                         "breadcrumb": ["properties", field],
                         "metadata": {"inclusion": inclusion}
@@ -104,7 +108,9 @@ pub enum CatalogError {
         reason: String,
     },
     /// The catalog names a stream this tap does not have.
-    #[error("catalog file `{path}` names stream `{stream}`, which this tap does not have (streams: {known})")]
+    #[error(
+        "catalog file `{path}` names stream `{stream}`, which this tap does not have (streams: {known})"
+    )]
     UnknownStream {
         /// The file.
         path: String,
@@ -194,7 +200,11 @@ impl Selection {
     }
 
     /// The selection a catalog document makes; `path` is only for messages.
-    pub fn from_catalog_text(path: &str, text: &str, streams: &[StreamDescription]) -> Result<Selection, CatalogError> {
+    pub fn from_catalog_text(
+        path: &str,
+        text: &str,
+        streams: &[StreamDescription],
+    ) -> Result<Selection, CatalogError> {
         let shape = |reason: String| CatalogError::Shape {
             path: path.to_string(),
             reason,
@@ -319,7 +329,10 @@ mod tests {
         let catalog = discover(&streams());
         let meta = &catalog["streams"][0]["metadata"];
         assert_eq!(meta[0]["metadata"]["forced-replication-method"], "INCREMENTAL");
-        assert_eq!(meta[0]["metadata"]["valid-replication-keys"], json!(["updated_on"]));
+        assert_eq!(
+            meta[0]["metadata"]["valid-replication-keys"],
+            json!(["updated_on"])
+        );
         let inclusion = |f: &str| {
             meta.as_array()
                 .unwrap()
@@ -355,9 +368,10 @@ mod tests {
 
     #[test]
     fn unknown_stream_and_bad_shape_are_errors() {
-        let err = Selection::from_catalog_text("c.json", r#"{"streams":[{"tap_stream_id":"zzz"}]}"#, &streams())
-            .unwrap_err()
-            .to_string();
+        let err =
+            Selection::from_catalog_text("c.json", r#"{"streams":[{"tap_stream_id":"zzz"}]}"#, &streams())
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("`zzz`") && err.contains("c.json"), "{err}");
         let err = Selection::from_catalog_text("c.json", r#"{"streams":{}}"#, &streams())
             .unwrap_err()

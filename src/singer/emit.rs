@@ -145,7 +145,12 @@ impl Emitter {
     }
 
     /// Sends a partition's bookmark: every record sent before it is covered.
-    pub async fn bookmark(&self, context: &Context, key: &'static str, value: String) -> Result<(), WriteError> {
+    pub async fn bookmark(
+        &self,
+        context: &Context,
+        key: &'static str,
+        value: String,
+    ) -> Result<(), WriteError> {
         self.send(Output::Bookmark {
             stream: self.stream,
             context: context.clone(),
@@ -261,7 +266,10 @@ mod tests {
             .records(&[json!({"id": 1, "secret": "x"}), json!({"id": 2, "secret": "y"})])
             .await
             .unwrap();
-        emitter.bookmark(&ctx, "updated_on", "2026-01-01T00:00:00+00:00".into()).await.unwrap();
+        emitter
+            .bookmark(&ctx, "updated_on", "2026-01-01T00:00:00+00:00".into())
+            .await
+            .unwrap();
         drop(emitter);
         let (out, counts) = task.await.unwrap();
         let lines: Vec<Value> = String::from_utf8(out)

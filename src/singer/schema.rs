@@ -78,9 +78,18 @@ mod tests {
         let text = schema.to_string();
         assert!(!text.contains("$ref") && !text.contains("definitions"), "{text}");
         assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
-        assert_eq!(schema["properties"]["when"]["type"], serde_json::json!(["string", "null"]));
+        assert_eq!(
+            schema["properties"]["when"]["type"],
+            serde_json::json!(["string", "null"])
+        );
         assert_eq!(schema["properties"]["when"]["format"], "date-time");
-        assert_eq!(schema["properties"]["inner"]["type"], serde_json::json!(["object", "null"]));
-        assert_eq!(schema["properties"]["list"]["items"]["properties"]["name"]["type"], "string");
+        assert_eq!(
+            schema["properties"]["inner"]["type"],
+            serde_json::json!(["object", "null"])
+        );
+        assert_eq!(
+            schema["properties"]["list"]["items"]["properties"]["name"]["type"],
+            "string"
+        );
     }
 }

@@ -235,15 +235,30 @@ mod tests {
         let text = r#"{"bookmarks":{"repositories":{"partitions":[{"context":{"workspace":"acme"},"replication_key":"updated_on","replication_key_value":"2026-01-01T00:00:00+00:00"}]}},"other":1}"#;
         let mut state = State::parse("s.json", text, STREAMS).unwrap();
         let acme = Context::new().with("workspace", "acme");
-        assert_eq!(state.bookmark("repositories", &acme), Some("2026-01-01T00:00:00+00:00"));
+        assert_eq!(
+            state.bookmark("repositories", &acme),
+            Some("2026-01-01T00:00:00+00:00")
+        );
         let api = Context::new().with("workspace", "acme").with("repository", "api");
         state.set_bookmark("pullrequests", &api, "updated_on", "2026-02-01T00:00:00+00:00");
         state.set_bookmark("pullrequests", &api, "updated_on", "2026-03-01T00:00:00+00:00");
         let value = state.to_value();
         assert_eq!(value["other"], 1);
-        assert_eq!(value["bookmarks"]["pullrequests"]["partitions"].as_array().unwrap().len(), 1);
-        assert_eq!(state.bookmark("pullrequests", &api), Some("2026-03-01T00:00:00+00:00"));
-        assert_eq!(state.bookmark("repositories", &acme), Some("2026-01-01T00:00:00+00:00"));
+        assert_eq!(
+            value["bookmarks"]["pullrequests"]["partitions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            state.bookmark("pullrequests", &api),
+            Some("2026-03-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            state.bookmark("repositories", &acme),
+            Some("2026-01-01T00:00:00+00:00")
+        );
     }
 
     #[test]
@@ -252,8 +267,14 @@ mod tests {
             ("[]", "top level"),
             (r#"{"bookmarks": []}"#, "`bookmarks`"),
             (r#"{"bookmarks": {"acme/api": {}}}"#, "`bookmarks.acme/api`"),
-            (r#"{"bookmarks": {"pullrequests": {"partitions": {}}}}"#, "partitions"),
-            (r#"{"bookmarks": {"pullrequests": {"partitions": [{"replication_key_value": "x"}]}}}"#, "context"),
+            (
+                r#"{"bookmarks": {"pullrequests": {"partitions": {}}}}"#,
+                "partitions",
+            ),
+            (
+                r#"{"bookmarks": {"pullrequests": {"partitions": [{"replication_key_value": "x"}]}}}"#,
+                "context",
+            ),
             (
                 r#"{"bookmarks": {"pullrequests": {"partitions": [{"context": {}, "replication_key_value": "yesterday"}]}}}"#,
                 "RFC 3339",
@@ -266,9 +287,17 @@ mod tests {
 
     #[test]
     fn empty_and_message_wrapped_states_load() {
-        assert!(State::parse("s", "", STREAMS).unwrap().to_value().as_object().unwrap().is_empty());
+        assert!(State::parse("s", "", STREAMS)
+            .unwrap()
+            .to_value()
+            .as_object()
+            .unwrap()
+            .is_empty());
         let wrapped = r#"{"type":"STATE","value":{"bookmarks":{"repositories":{"replication_key":"updated_on","replication_key_value":"2026-01-01T00:00:00Z"}}}}"#;
         let state = State::parse("s", wrapped, STREAMS).unwrap();
-        assert_eq!(state.stream_bookmark("repositories"), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            state.stream_bookmark("repositories"),
+            Some("2026-01-01T00:00:00Z")
+        );
     }
 }

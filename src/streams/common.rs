@@ -27,6 +27,8 @@ pub struct Account {
     pub display_name: Option<String>,
     /// The nickname.
     pub nickname: Option<String>,
+    /// The user name (teams and workspaces still carry one; users no longer do).
+    pub username: Option<String>,
     /// Account status (`active`), on full objects.
     pub account_status: Option<String>,
     /// When the account was created (omitted for private profiles).

@@ -29,7 +29,12 @@ pub trait KeysetRecord: DeserializeOwned + Serialize + Send {
 /// Reads a partition in ascending `field` order from `base` (the endpoint with its fixed
 /// query parameters), calling `prepare` on each record before it is emitted; a record for
 /// which it returns `false` is not emitted (but still moves the cursor).
-pub async fn read<T, F>(run: &PartitionRun, base: Url, field: &'static str, mut prepare: F) -> Result<(), StreamError>
+pub async fn read<T, F>(
+    run: &PartitionRun,
+    base: Url,
+    field: &'static str,
+    mut prepare: F,
+) -> Result<(), StreamError>
 where
     T: KeysetRecord,
     F: FnMut(&mut T) -> bool,
@@ -136,7 +141,12 @@ mod tests {
         let lower = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456+00:00")
             .unwrap()
             .with_timezone(&Utc);
-        let url = query_url(&base, "updated_on", Some(lower), Some(lower + chrono::Duration::days(1)));
+        let url = query_url(
+            &base,
+            "updated_on",
+            Some(lower),
+            Some(lower + chrono::Duration::days(1)),
+        );
         assert_eq!(
             url.query().unwrap(),
             "pagelen=100&q=updated_on%3E%3D2026-01-02T03%3A04%3A05.123456%2B00%3A00+AND+updated_on%3C2026-01-03T03%3A04%3A05.123456%2B00%3A00&sort=updated_on"

@@ -8,8 +8,8 @@ use serde_with::skip_serializing_none;
 
 use super::keyset::{self, KeysetRecord};
 use super::{
-    Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, RepositoryRef,
-    Scope, StreamDef, StreamError, Timestamp,
+    Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys,
+    RepositoryRef, Scope, StreamDef, StreamError, Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
@@ -150,7 +150,9 @@ pub const PULLREQUESTS: StreamDef = StreamDef {
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let repo = run.repository()?.clone();
-    let mut url = run.client.url(&["repositories", &repo.workspace, &repo.slug, "pullrequests"]);
+    let mut url = run
+        .client
+        .url(&["repositories", &repo.workspace, &repo.slug, "pullrequests"]);
     {
         let mut query = url.query_pairs_mut();
         query.append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::keyset::{self, KeysetRecord};
-use super::{Account, BranchRef, Links, PartitionRun, ProjectRef, RepositoryRef, Scope, StreamDef, StreamError, Timestamp, WorkspaceRef};
+use super::{
+    Account, BranchRef, Links, PartitionRun, ProjectRef, RepositoryRef, Scope, StreamDef, StreamError,
+    Timestamp, WorkspaceRef,
+};
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
 
@@ -88,12 +91,18 @@ pub const REPOSITORIES: StreamDef = StreamDef {
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let slug = run.workspace().to_string();
     let mut url = run.client.url(&["repositories", &slug]);
-    url.query_pairs_mut().append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+    url.query_pairs_mut()
+        .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     // The configured repository patterns apply here too: the stream lists what the run reads.
-    let filter = crate::sync::RepositoryFilter::new(&run.settings).map_err(|e| StreamError::Internal(e.to_string()))?;
+    let filter = crate::sync::RepositoryFilter::new(&run.settings)
+        .map_err(|e| StreamError::Internal(e.to_string()))?;
     keyset::read(&run, url, "updated_on", |r: &mut RepositoryRecord| {
         r.workspace_slug = slug.clone();
-        let repo_slug = r.slug.clone().or_else(|| r.full_name.as_ref().and_then(|f| f.split('/').nth(1).map(str::to_string)));
+        let repo_slug = r.slug.clone().or_else(|| {
+            r.full_name
+                .as_ref()
+                .and_then(|f| f.split('/').nth(1).map(str::to_string))
+        });
         repo_slug.is_none_or(|s| filter.matches(&slug, &s))
     })
     .await

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::paged::read_all;
-use super::{Account, Links, Partition, PartitionRun, Scope, StreamDef, StreamError, Timestamp, WorkspaceRef};
+use super::{
+    Account, Links, Partition, PartitionRun, Scope, StreamDef, StreamError, Timestamp, WorkspaceRef,
+};
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
 
@@ -92,17 +94,19 @@ pub const WORKSPACE_MEMBERS: StreamDef = StreamDef {
 
 async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
     let Partition::Workspace(ws) = &run.partition else {
-        return Err(StreamError::Internal("`workspaces` needs a workspace partition".into()));
+        return Err(StreamError::Internal(
+            "`workspaces` needs a workspace partition".into(),
+        ));
     };
     let mut record: WorkspaceRecord = match &ws.object {
         // The listing already fetched this object: no second request.
-        Some(object) => WorkspaceRecord::deserialize(object.as_ref()).map_err(|e| {
-            crate::bitbucket::ApiError::Data {
+        Some(object) => {
+            WorkspaceRecord::deserialize(object.as_ref()).map_err(|e| crate::bitbucket::ApiError::Data {
                 endpoint: format!("/workspaces/{}", ws.slug),
                 path: String::new(),
                 reason: e.to_string(),
-            }
-        })?,
+            })?
+        }
         None => {
             let url = run.client.url(&["workspaces", &ws.slug]);
             run.client.get_json(&url).await?
@@ -116,7 +120,8 @@ async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
 async fn read_members(run: PartitionRun) -> Result<(), StreamError> {
     let slug = run.workspace().to_string();
     let mut url = run.client.url(&["workspaces", &slug, "members"]);
-    url.query_pairs_mut().append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+    url.query_pairs_mut()
+        .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     read_all(&run, url, |m: &mut WorkspaceMemberRecord| {
         m.workspace_slug = slug.clone();
         m.user_uuid = m

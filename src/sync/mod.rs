@@ -73,7 +73,8 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
         result = plan.execute() => result,
         signal = shutdown_signal() => Err(Error::Interrupted(signal)),
     };
-    // `plan` (and every emitter) is dropped here, so the writer's channel closes.
+    // Dropping the plan drops the last sender, so the writer drains and closes.
+    drop(plan);
     let written = writer
         .await
         .map_err(|e| Error::Internal(format!("the stdout writer crashed: {e}")))?;
@@ -86,7 +87,11 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         "Sync finished: {}.",
-        if summary.is_empty() { "no records".to_string() } else { summary.join(", ") }
+        if summary.is_empty() {
+            "no records".to_string()
+        } else {
+            summary.join(", ")
+        }
     );
     Ok(())
 }
@@ -134,7 +139,8 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
             return std::future::pending().await;
         };
         tokio::select! {
@@ -169,7 +175,10 @@ impl Plan {
         };
         for selected in &self.selection.streams {
             let Some(def) = streams::find(selected.name) else {
-                return Err(Error::Internal(format!("stream `{}` is not in the registry", selected.name)));
+                return Err(Error::Internal(format!(
+                    "stream `{}` is not in the registry",
+                    selected.name
+                )));
             };
             let emitter = Emitter::new(self.tx.clone(), def.name, selected.deselected.clone());
             let schema = selected.schema(&(def.schema)());
@@ -181,7 +190,8 @@ impl Plan {
                 Scope::Workspace => workspaces.iter().cloned().map(Partition::Workspace).collect(),
                 Scope::Repository => {
                     if repositories.is_none() {
-                        repositories = Some(list_repositories(&self.client, &self.settings, &workspaces).await?);
+                        repositories =
+                            Some(list_repositories(&self.client, &self.settings, &workspaces).await?);
                     }
                     repositories
                         .iter()
@@ -242,7 +252,11 @@ impl Plan {
         while let Some(done) = tasks.join_next().await {
             settle(def, done)?;
         }
-        tracing::info!(stream = def.name, seconds = started.elapsed().as_secs_f64(), "Stream finished.");
+        tracing::info!(
+            stream = def.name,
+            seconds = started.elapsed().as_secs_f64(),
+            "Stream finished."
+        );
         Ok(())
     }
 }
@@ -252,7 +266,8 @@ fn settle(
     def: &StreamDef,
     done: Result<(String, Result<(), StreamError>), tokio::task::JoinError>,
 ) -> Result<(), Error> {
-    let (label, result) = done.map_err(|e| Error::Internal(format!("a reader of `{}` crashed: {e}", def.name)))?;
+    let (label, result) =
+        done.map_err(|e| Error::Internal(format!("a reader of `{}` crashed: {e}", def.name)))?;
     match result {
         Ok(()) => Ok(()),
         Err(StreamError::Api(e)) => match skip_reason(&e) {

@@ -30,7 +30,10 @@ struct Pattern {
 
 impl Pattern {
     fn new(text: &str) -> Result<Pattern, globset::Error> {
-        let glob: Glob = GlobBuilder::new(text).case_insensitive(true).literal_separator(false).build()?;
+        let glob: Glob = GlobBuilder::new(text)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()?;
         Ok(Pattern {
             text: text.to_string(),
             matcher: glob.compile_matcher(),
@@ -119,7 +122,8 @@ struct WorkspaceBase {
 
 async fn discover_workspaces(client: &Client) -> Result<Vec<WorkspaceInfo>, Error> {
     let mut url = client.url(&["user", "workspaces"]);
-    url.query_pairs_mut().append_pair("pagelen", &MAX_PAGELEN.to_string());
+    url.query_pairs_mut()
+        .append_pair("pagelen", &MAX_PAGELEN.to_string());
     let mut out = Vec::new();
     loop {
         let page: Page<WorkspaceAccess> = client.get_page(&url).await.map_err(credential_error)?;
@@ -168,13 +172,15 @@ pub async fn list_repositories(
     let mut out = Vec::new();
     for ws in workspaces {
         let mut url = client.url(&["repositories", &ws.slug]);
-        url.query_pairs_mut().append_pair("pagelen", &MAX_PAGELEN.to_string());
+        url.query_pairs_mut()
+            .append_pair("pagelen", &MAX_PAGELEN.to_string());
         loop {
             let page: Page<RepositoryListing> = client.get_page(&url).await?;
             for r in page.values {
-                let slug = r
-                    .slug
-                    .or_else(|| r.full_name.and_then(|f| f.split_once('/').map(|(_, s)| s.to_string())));
+                let slug = r.slug.or_else(|| {
+                    r.full_name
+                        .and_then(|f| f.split_once('/').map(|(_, s)| s.to_string()))
+                });
                 let Some(slug) = slug else { continue };
                 if filter.matches(&ws.slug, &slug) {
                     out.push(RepositoryInfo {
@@ -200,7 +206,11 @@ pub async fn list_repositories(
             return Err(Error::Fatal(format!(
                 "repository `{}` (config key `repositories`) does not exist in workspace(s) {}",
                 pattern.text,
-                workspaces.iter().map(|w| format!("`{}`", w.slug)).collect::<Vec<_>>().join(", ")
+                workspaces
+                    .iter()
+                    .map(|w| format!("`{}`", w.slug))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         tracing::warn!("The repository pattern `{}` matches no repository.", pattern.text);

@@ -101,8 +101,14 @@ mod tests {
             start_date: Some(t("2026-01-01")),
             ..Default::default()
         };
-        assert_eq!(rules.window(Some(t("2026-06-01")), now).lower, Some(t("2026-06-01")));
-        assert_eq!(rules.window(Some(t("2025-06-01")), now).lower, Some(t("2026-01-01")));
+        assert_eq!(
+            rules.window(Some(t("2026-06-01")), now).lower,
+            Some(t("2026-06-01"))
+        );
+        assert_eq!(
+            rules.window(Some(t("2025-06-01")), now).lower,
+            Some(t("2026-01-01"))
+        );
     }
 
     #[test]
@@ -115,9 +121,15 @@ mod tests {
         // First run: the last 3 days.
         assert_eq!(rules.window(None, now).lower, Some(t("2026-11-22T00:00:00Z")));
         // A recent bookmark: re-read 3 days anyway.
-        assert_eq!(rules.window(Some(t("2026-11-24T00:00:00Z")), now).lower, Some(t("2026-11-22T00:00:00Z")));
+        assert_eq!(
+            rules.window(Some(t("2026-11-24T00:00:00Z")), now).lower,
+            Some(t("2026-11-22T00:00:00Z"))
+        );
         // Runs were missed: the older bookmark wins, no gap.
-        assert_eq!(rules.window(Some(t("2026-11-01T00:00:00Z")), now).lower, Some(t("2026-11-01T00:00:00Z")));
+        assert_eq!(
+            rules.window(Some(t("2026-11-01T00:00:00Z")), now).lower,
+            Some(t("2026-11-01T00:00:00Z"))
+        );
         // start_date is still the floor.
         let floored = WindowRules {
             days_back: Some(30),
@@ -136,8 +148,14 @@ mod tests {
             now,
             previous: Some(t("2026-10-01")),
         };
-        assert_eq!(w.bookmark_value(t("2027-01-01")).unwrap(), "2026-11-01T00:00:00.000000+00:00");
-        assert_eq!(w.bookmark_value(t("2026-09-01")).unwrap(), "2026-10-01T00:00:00.000000+00:00");
+        assert_eq!(
+            w.bookmark_value(t("2027-01-01")).unwrap(),
+            "2026-11-01T00:00:00.000000+00:00"
+        );
+        assert_eq!(
+            w.bookmark_value(t("2026-09-01")).unwrap(),
+            "2026-10-01T00:00:00.000000+00:00"
+        );
         assert_eq!(
             w.bookmark_value(t("2026-10-15T01:02:03.5Z")).unwrap(),
             "2026-10-15T01:02:03.500000+00:00"

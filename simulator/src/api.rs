@@ -1,0 +1,570 @@
+//! Routing and request handling, independent of the HTTP library.
+//!
+//! [`State::handle`] takes an [`ApiRequest`] (method, raw path, raw query, `Host` and
+//! `Authorization` headers) and returns an [`ApiResponse`]. The order of processing is:
+//!
+//! 1. record the request (after answering, with its status);
+//! 2. *(phase 2: fault injection — latency, 429 every N requests, 5xx, truncated bodies —
+//!    goes in [`State::handle`], before authentication, see the marked place)*;
+//! 3. `/_simulator/…` admin endpoints (no authentication);
+//! 4. authentication of every `/2.0` request ([`crate::auth`]);
+//! 5. routing ([`Route::parse`]) and the endpoint handler.
+//!
+//! Phase 2 adds endpoints as new [`Route`] variants and handler methods.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{json, Value};
+
+use crate::auth::{AuthOutcome, Credentials};
+use crate::bbql::{Field, Filter, Sort, SortKey, Subject};
+use crate::clock::{format_micros, Micros};
+use crate::data::{Dataset, PrIndex, PrState, Repo, Workspace};
+use crate::error::ApiError;
+use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
+use crate::render::{PrExtras, Renderer};
+use crate::urlenc::{decode, Query};
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Path and query exactly as received (still percent-encoded), e.g.
+    /// `/2.0/repositories/acme/api/pullrequests?state=OPEN&page=2`.
+    pub path_and_query: String,
+    /// Whether an `Authorization` header was present (its value is never recorded).
+    pub has_authorization: bool,
+    /// The status answered.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The path part, still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or(self.path_and_query.as_str(), |(p, _)| p)
+    }
+
+    /// The decoded query parameters, in order (`+` decodes to a space, `%2B` to `+`).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.path_and_query
+            .split_once('?')
+            .map(|(_, q)| Query::parse(q).pairs)
+            .unwrap_or_default()
+    }
+
+    /// The first decoded value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A request, reduced to what the simulator looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Raw (percent-encoded) path.
+    pub path: &'a str,
+    /// Raw query string, without `?` (empty when absent).
+    pub query: &'a str,
+    /// `Host` header.
+    pub host: Option<&'a str>,
+    /// Raw `Authorization` header.
+    pub authorization: Option<&'a [u8]>,
+}
+
+/// A response, before it becomes HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// A JSON response.
+    pub fn json(status: u16, value: &Value) -> ApiResponse {
+        ApiResponse {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+
+    /// An error response with Bitbucket's error body.
+    pub fn error(e: &ApiError) -> ApiResponse {
+        ApiResponse::json(e.status, &e.body())
+    }
+}
+
+/// The endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /2.0/user`
+    User,
+    /// `GET /2.0/user/workspaces`
+    UserWorkspaces,
+    /// `GET /2.0/workspaces/{ws}`
+    Workspace(String),
+    /// `GET /2.0/workspaces/{ws}/members`
+    Members(String),
+    /// `GET /2.0/repositories/{ws}`
+    Repositories(String),
+    /// `GET /2.0/repositories/{ws}/{repo}`
+    Repository(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pullrequests`
+    PullRequests(String, String),
+}
+
+impl Route {
+    /// Parses the part of a raw path after `/2.0`; `None` for an unknown endpoint.
+    /// Segments are percent-decoded (`%7B…%7D` uuids work); one trailing slash is ignored.
+    pub fn parse(rest: &str) -> Option<Route> {
+        let rest = rest.strip_prefix('/')?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let segs: Vec<String> = rest.split('/').map(|s| decode(s, false)).collect();
+        if segs.iter().any(String::is_empty) {
+            return None;
+        }
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        Some(match s.as_slice() {
+            ["user"] => Route::User,
+            ["user", "workspaces"] => Route::UserWorkspaces,
+            ["workspaces", ws] => Route::Workspace(ws.to_string()),
+            ["workspaces", ws, "members"] => Route::Members(ws.to_string()),
+            ["repositories", ws] => Route::Repositories(ws.to_string()),
+            ["repositories", ws, repo] => Route::Repository(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "pullrequests"] => {
+                Route::PullRequests(ws.to_string(), repo.to_string())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The running simulator's shared state.
+#[derive(Debug)]
+pub struct State {
+    /// The dataset.
+    pub data: Dataset,
+    /// Accepted credentials.
+    pub creds: Credentials,
+    /// Base of API links inside objects, e.g. `http://127.0.0.1:4000/2.0`.
+    pub api_base: String,
+    /// `http://127.0.0.1:4000`: used for pagination links when `Host` is missing or odd.
+    pub origin: String,
+    /// Clock offset in hours.
+    pub offset_hours: AtomicI64,
+    /// Every request received.
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    /// Pull request indexes per (workspace, repository), valid for the time they carry.
+    pr_cache: Mutex<HashMap<(usize, usize), Arc<PrIndex>>>,
+    /// Print a line per request to stderr.
+    pub log_requests: bool,
+}
+
+impl State {
+    /// Builds the state.
+    pub fn new(
+        data: Dataset,
+        creds: Credentials,
+        api_base: String,
+        origin: String,
+        offset_hours: i64,
+        log_requests: bool,
+    ) -> State {
+        State {
+            data,
+            creds,
+            api_base,
+            origin,
+            offset_hours: AtomicI64::new(offset_hours),
+            requests: Mutex::new(Vec::new()),
+            pr_cache: Mutex::new(HashMap::new()),
+            log_requests,
+        }
+    }
+
+    /// The simulated time.
+    pub fn now(&self) -> Micros {
+        self.data.now(self.offset_hours.load(Ordering::SeqCst))
+    }
+
+    /// A renderer at the current simulated time.
+    pub fn renderer(&self) -> Renderer<'_> {
+        Renderer {
+            data: &self.data,
+            api: &self.api_base,
+            now: self.now(),
+        }
+    }
+
+    /// The pull request index of a repository at `now` (cached).
+    pub fn pr_index(&self, wi: usize, ri: usize, repo: &Repo, now: Micros) -> Arc<PrIndex> {
+        let mut cache = self.pr_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(idx) = cache.get(&(wi, ri)) {
+            if idx.at == now {
+                return Arc::clone(idx);
+            }
+        }
+        let idx = Arc::new(repo.pr_index(now));
+        cache.insert((wi, ri), Arc::clone(&idx));
+        idx
+    }
+
+    /// Handles one request and records it.
+    pub fn handle(&self, req: &ApiRequest<'_>) -> ApiResponse {
+        // Phase 2: fault injection (latency, 429 every N, 5xx, truncated bodies) goes here.
+        let response = self.dispatch(req);
+        let target = if req.query.is_empty() {
+            req.path.to_string()
+        } else {
+            format!("{}?{}", req.path, req.query)
+        };
+        if self.log_requests {
+            eprintln!("{} {} -> {}", req.method, target, response.status);
+        }
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(RecordedRequest {
+                method: req.method.to_string(),
+                path_and_query: target,
+                has_authorization: req.authorization.is_some(),
+                status: response.status,
+            });
+        response
+    }
+
+    fn dispatch(&self, req: &ApiRequest<'_>) -> ApiResponse {
+        if req.path == "/_simulator/clock" {
+            return self.admin_clock(req);
+        }
+        let Some(rest) = req.path.strip_prefix("/2.0") else {
+            return ApiResponse::error(&not_found_path(req.path));
+        };
+        if !rest.is_empty() && !rest.starts_with('/') {
+            return ApiResponse::error(&not_found_path(req.path));
+        }
+        match self.creds.check(req.authorization) {
+            AuthOutcome::Ok => {}
+            AuthOutcome::Missing | AuthOutcome::Invalid => {
+                return ApiResponse::error(&ApiError::new(401, "Access denied").with_detail(
+                    "Authentication required: send a valid Bearer token or Basic credentials.",
+                ));
+            }
+        }
+        let Some(route) = Route::parse(rest) else {
+            return ApiResponse::error(&not_found_path(req.path));
+        };
+        if req.method != "GET" {
+            return ApiResponse::error(
+                &ApiError::new(405, "Method not allowed")
+                    .with_detail(format!("{} is not supported on {}", req.method, req.path)),
+            );
+        }
+        let query = Query::parse(req.query);
+        let links = PageLinks {
+            base: format!("{}{}", self.link_origin(req.host), req.path),
+            query: query.clone(),
+        };
+        let result = match &route {
+            Route::User => Ok(self.renderer().account_full(&self.data.users[0])),
+            Route::UserWorkspaces => self.user_workspaces(&query, &links),
+            Route::Workspace(ws) => self.workspace(ws).map(|(_, w)| self.renderer().workspace(w)),
+            Route::Members(ws) => self.members(ws, &query, &links),
+            Route::Repositories(ws) => self.repositories_page(ws, &query, &links),
+            Route::Repository(ws, slug) => self.repository(ws, slug),
+            Route::PullRequests(ws, slug) => self.pullrequests_page(ws, slug, &query, &links),
+        };
+        match result {
+            Ok(v) => ApiResponse::json(200, &v),
+            Err(e) => ApiResponse::error(&e),
+        }
+    }
+
+    /// `http://host` for pagination links: the request's `Host` when it looks like a host,
+    /// else the server's own origin.
+    fn link_origin(&self, host: Option<&str>) -> String {
+        match host {
+            Some(h)
+                if !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c)) =>
+            {
+                format!("http://{h}")
+            }
+            _ => self.origin.clone(),
+        }
+    }
+
+    fn admin_clock(&self, req: &ApiRequest<'_>) -> ApiResponse {
+        match req.method {
+            "GET" => {}
+            "POST" | "PUT" => {
+                let query = Query::parse(req.query);
+                match query.get("offset_hours").map(|v| v.trim().parse::<i64>()) {
+                    Some(Ok(h)) => self.offset_hours.store(h, Ordering::SeqCst),
+                    _ => {
+                        return ApiResponse::error(&ApiError::bad_request(
+                            "offset_hours must be an integer, e.g. POST /_simulator/clock?offset_hours=24",
+                        ))
+                    }
+                }
+            }
+            _ => return ApiResponse::error(&ApiError::new(405, "Method not allowed")),
+        }
+        ApiResponse::json(200, &self.clock_json())
+    }
+
+    /// `{"now", "offset_hours", "anchor"}`.
+    pub fn clock_json(&self) -> Value {
+        json!({
+            "now": format_micros(self.now()),
+            "offset_hours": self.offset_hours.load(Ordering::SeqCst),
+            "anchor": format_micros(self.data.anchor),
+        })
+    }
+
+    fn workspace(&self, key: &str) -> Result<(usize, &Workspace), ApiError> {
+        self.data
+            .workspace(key)
+            .ok_or_else(|| ApiError::not_found(format!("No workspace with identifier '{key}'.")))
+    }
+
+    fn visible_repo(&self, ws: &str, slug: &str) -> Result<(usize, &Workspace, usize, &Repo), ApiError> {
+        let now = self.now();
+        let not_found = || ApiError::not_found(format!("Repository {ws}/{slug} not found"));
+        let (wi, w) = self.data.workspace(ws).ok_or_else(not_found)?;
+        let (ri, r) = w.repo(slug).ok_or_else(not_found)?;
+        if !r.visible_at(now) {
+            return Err(not_found());
+        }
+        Ok((wi, w, ri, r))
+    }
+
+    fn user_workspaces(&self, query: &Query, links: &PageLinks) -> Result<Value, ApiError> {
+        let page = PageRequest::from_query(query, MAX_PAGELEN)?;
+        let admin = match query.get("administrator") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(ApiError::bad_request("Invalid administrator value")),
+        };
+        let mut list: Vec<&Workspace> = self
+            .data
+            .workspaces
+            .iter()
+            .filter(|w| admin.is_none_or(|a| w.administrator == a))
+            .collect();
+        if let Some(s) = query.get("sort") {
+            let sort = Sort::parse(s, &[SortKey::Slug]).map_err(ApiError::bad_request)?;
+            list.sort_by(|a, b| a.slug.cmp(&b.slug));
+            if sort.descending {
+                list.reverse();
+            }
+        }
+        let r = self.renderer();
+        let range = page.range(list.len());
+        let values = list[range].iter().map(|w| r.workspace_access(w)).collect();
+        Ok(envelope(values, list.len(), &page, links))
+    }
+
+    fn members(&self, ws: &str, query: &Query, links: &PageLinks) -> Result<Value, ApiError> {
+        let (_, w) = self.workspace(ws)?;
+        let page = PageRequest::from_query(query, MAX_PAGELEN)?;
+        let r = self.renderer();
+        let range = page.range(w.members.len());
+        let values = w.members[range]
+            .iter()
+            .filter_map(|&u| self.data.users.get(u as usize))
+            .map(|u| r.membership(w, u))
+            .collect();
+        Ok(envelope(values, w.members.len(), &page, links))
+    }
+
+    /// The visible repositories of a workspace matching `q`, in `sort` order.
+    pub fn repositories_list<'s>(
+        &'s self,
+        w: &'s Workspace,
+        query: &Query,
+    ) -> Result<Vec<&'s Repo>, ApiError> {
+        let now = self.now();
+        let filter = match query.get("q") {
+            Some(q) => Filter::parse(q, &[Field::UpdatedOn, Field::CreatedOn, Field::IsPrivate])
+                .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?,
+            None => Filter::default(),
+        };
+        let sort = query
+            .get("sort")
+            .map(|s| {
+                Sort::parse(
+                    s,
+                    &[
+                        SortKey::UpdatedOn,
+                        SortKey::CreatedOn,
+                        SortKey::FullName,
+                        SortKey::Name,
+                        SortKey::Slug,
+                    ],
+                )
+                .map_err(ApiError::bad_request)
+            })
+            .transpose()?;
+        let mut list: Vec<(&Repo, Micros)> = w
+            .repos
+            .iter()
+            .filter(|r| r.visible_at(now))
+            .map(|r| (r, r.updated_at(now)))
+            .filter(|(r, updated)| {
+                filter.matches(&Subject {
+                    updated_on: *updated,
+                    created_on: r.created_on,
+                    is_private: Some(r.is_private),
+                })
+            })
+            .collect();
+        let key = sort.map_or(SortKey::FullName, |s| s.key);
+        list.sort_by(|(a, au), (b, bu)| {
+            let primary = match key {
+                SortKey::UpdatedOn => au.cmp(bu),
+                SortKey::CreatedOn => a.created_on.cmp(&b.created_on),
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Slug => a.slug.cmp(&b.slug),
+                SortKey::FullName | SortKey::Id => a.full_name.cmp(&b.full_name),
+            };
+            primary.then_with(|| a.uuid.cmp(&b.uuid))
+        });
+        if sort.is_some_and(|s| s.descending) {
+            list.reverse();
+        }
+        Ok(list.into_iter().map(|(r, _)| r).collect())
+    }
+
+    fn repositories_page(&self, ws: &str, query: &Query, links: &PageLinks) -> Result<Value, ApiError> {
+        let (_, w) = self.workspace(ws)?;
+        let page = PageRequest::from_query(query, MAX_PAGELEN)?;
+        let list = self.repositories_list(w, query)?;
+        let r = self.renderer();
+        let values = list[page.range(list.len())]
+            .iter()
+            .map(|repo| r.repository(w, repo))
+            .collect();
+        Ok(envelope(values, list.len(), &page, links))
+    }
+
+    fn repository(&self, ws: &str, slug: &str) -> Result<Value, ApiError> {
+        let (_, w, _, repo) = self.visible_repo(ws, slug)?;
+        Ok(self.renderer().repository(w, repo))
+    }
+
+    fn pullrequests_page(
+        &self,
+        ws: &str,
+        slug: &str,
+        query: &Query,
+        links: &PageLinks,
+    ) -> Result<Value, ApiError> {
+        let (wi, w, ri, repo) = self.visible_repo(ws, slug)?;
+        let page = PageRequest::from_query(query, MAX_PAGELEN_PULLREQUESTS)?;
+        let mut states = Vec::new();
+        for s in query.get_all("state") {
+            let st = PrState::parse(s.trim())
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid state: '{s}'")))?;
+            states.push(st);
+        }
+        if states.is_empty() {
+            states.push(PrState::Open);
+        }
+        let filter = match query.get("q") {
+            Some(q) => Filter::parse(q, &[Field::UpdatedOn, Field::CreatedOn])
+                .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?,
+            None => Filter::default(),
+        };
+        let sort = query
+            .get("sort")
+            .map(|s| {
+                Sort::parse(s, &[SortKey::UpdatedOn, SortKey::CreatedOn, SortKey::Id])
+                    .map_err(ApiError::bad_request)
+            })
+            .transpose()?;
+        let extras = PrExtras::from_fields(query.get("fields"));
+
+        let now = self.now();
+        let index = self.pr_index(wi, ri, repo, now);
+        // Default order: newest first (id descending). created_on order is id order.
+        let (by_updated, descending) = match sort {
+            None => (false, true),
+            Some(s) => (s.key == SortKey::UpdatedOn, s.descending),
+        };
+        let order: Box<dyn Iterator<Item = usize> + '_> = match (by_updated, descending) {
+            (false, false) => Box::new(0..index.rows.len()),
+            (false, true) => Box::new((0..index.rows.len()).rev()),
+            (true, false) => Box::new(index.by_updated.iter().map(|&i| i as usize)),
+            (true, true) => Box::new(index.by_updated.iter().rev().map(|&i| i as usize)),
+        };
+        let matching: Vec<usize> = order
+            .filter(|&i| {
+                let row = &index.rows[i];
+                states.contains(&row.state)
+                    && filter.matches(&Subject {
+                        updated_on: row.updated_on,
+                        created_on: row.created_on,
+                        is_private: None,
+                    })
+            })
+            .collect();
+        let r = self.renderer();
+        let values = matching[page.range(matching.len())]
+            .iter()
+            .filter_map(|&i| {
+                let pr = repo.pr(index.rows[i].id)?;
+                let at = repo.pr_at(pr, now)?;
+                Some(r.pullrequest(w, repo, pr, &at, extras))
+            })
+            .collect();
+        Ok(envelope(values, matching.len(), &page, links))
+    }
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::not_found("Resource not found")
+        .with_detail(format!("There is no API hosted at this URL: {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/user"), Some(Route::User));
+        assert_eq!(Route::parse("/user/"), Some(Route::User));
+        assert_eq!(
+            Route::parse("/repositories/acme/%7Babc%7D/pullrequests"),
+            Some(Route::PullRequests("acme".into(), "{abc}".into()))
+        );
+        assert_eq!(Route::parse("/repositories/acme//pullrequests"), None);
+        assert_eq!(Route::parse("/repositories"), None);
+        assert_eq!(Route::parse(""), None);
+        assert_eq!(Route::parse("/repositories/acme/api/commits"), None);
+        assert_eq!(
+            Route::parse("/workspaces/%ff/members"),
+            Some(Route::Members("\u{fffd}".into()))
+        );
+    }
+}

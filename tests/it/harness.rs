@@ -1,0 +1,288 @@
+//! Running the tap as a user would, and reading what it printed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use bitbucket_simulator::{SimConfig, Simulator};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// The simulator's default credentials.
+pub const TOKEN: &str = "demo-token";
+
+/// A scratch directory for one test's files.
+pub struct Scratch {
+    pub dir: TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Writes a JSON file and returns its path.
+    pub fn json(&self, name: &str, value: &Value) -> PathBuf {
+        self.text(name, &value.to_string())
+    }
+
+    /// Writes a text file and returns its path.
+    pub fn text(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write scratch file");
+        path
+    }
+}
+
+/// Starts the default simulator.
+pub fn simulator() -> Simulator {
+    Simulator::start(SimConfig::default()).expect("start simulator")
+}
+
+/// A config pointing at the simulator with its access token.
+pub fn config_for(sim: &Simulator) -> Value {
+    json!({"api_url": sim.api_url(), "access_token": TOKEN, "backoff_max_secs": 0})
+}
+
+/// What one run of the tap printed.
+#[derive(Debug)]
+pub struct Run {
+    pub messages: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Run {
+    /// The records of one stream, in order.
+    pub fn records(&self, stream: &str) -> Vec<&Value> {
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .map(|m| &m["record"])
+            .collect()
+    }
+
+    /// The SCHEMA message of each stream.
+    pub fn schemas(&self) -> BTreeMap<String, &Value> {
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "SCHEMA")
+            .map(|m| (m["stream"].as_str().unwrap_or_default().to_string(), m))
+            .collect()
+    }
+
+    /// The value of the last STATE message.
+    pub fn last_state(&self) -> Value {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m["type"] == "STATE")
+            .map(|m| m["value"].clone())
+            .expect("the run printed a STATE")
+    }
+
+    /// Asserts the run succeeded, showing stderr otherwise.
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, 0, "tap failed; stderr:\n{}", self.stderr);
+        self
+    }
+
+    /// The last non-empty line of stderr.
+    pub fn last_error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+    }
+}
+
+/// Runs the tap with these arguments.
+pub fn tap(args: &[&str]) -> Run {
+    tap_with_env(args, &[])
+}
+
+/// Runs the tap with these arguments and environment variables.
+pub fn tap_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::cargo_bin("tap-bitbucket").expect("the tap binary is built");
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("TAP_BITBUCKET_LOGLEVEL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("run the tap");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let messages = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+        .collect();
+    Run {
+        messages,
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// Runs a sync with this config (and optional catalog/state), returning the run.
+pub fn sync(scratch: &Scratch, config: &Value, state: Option<&Value>) -> Run {
+    let config = scratch.json("config.json", config);
+    let mut args = vec!["--config".to_string(), config.display().to_string()];
+    if let Some(state) = state {
+        let path = scratch.json("state.json", state);
+        args.push("--state".into());
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tap(&args)
+}
+
+/// Checks the protocol invariants of a run: SCHEMA before a stream's first RECORD, every
+/// RECORD valid against its stream's SCHEMA (formats included), keys present and unique.
+pub fn assert_protocol(run: &Run) {
+    let mut validators: BTreeMap<String, (jsonschema::Validator, Vec<String>)> = BTreeMap::new();
+    let mut keys_seen: BTreeMap<String, std::collections::HashSet<String>> = BTreeMap::new();
+    for message in &run.messages {
+        let stream = message["stream"].as_str().unwrap_or_default().to_string();
+        match message["type"].as_str() {
+            Some("SCHEMA") => {
+                let validator = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&message["schema"])
+                    .unwrap_or_else(|e| panic!("SCHEMA of {stream} is not a valid JSON Schema: {e}"));
+                let keys = message["key_properties"]
+                    .as_array()
+                    .expect("key_properties")
+                    .iter()
+                    .map(|k| k.as_str().unwrap().to_string())
+                    .collect();
+                validators.insert(stream, (validator, keys));
+            }
+            Some("RECORD") => {
+                let (validator, keys) = validators
+                    .get(&stream)
+                    .unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
+                let record = &message["record"];
+                if let Err(e) = validator.validate(record) {
+                    panic!("RECORD of {stream} does not match its SCHEMA: {e}\n{record}");
+                }
+                assert!(message["time_extracted"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z')));
+                let key: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let v = &record[k];
+                        assert!(
+                            !v.is_null() && v != "",
+                            "{stream} record lacks key `{k}`: {record}"
+                        );
+                        v.to_string()
+                    })
+                    .collect();
+                let key = key.join("|");
+                assert!(
+                    keys_seen.entry(stream.clone()).or_default().insert(key.clone()),
+                    "{stream} emitted key {key} twice in one run"
+                );
+            }
+            Some("STATE") => assert!(message["value"].is_object()),
+            other => panic!("unexpected message type {other:?}"),
+        }
+    }
+}
+
+/// Removes null-valued keys, recursively: the tap omits what the API sent as null.
+pub fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A record without the keys the tap adds.
+pub fn api_part(record: &Value, added: &[&str]) -> Value {
+    let mut value = record.clone();
+    if let Some(map) = value.as_object_mut() {
+        for key in added {
+            map.remove(*key);
+        }
+    }
+    without_nulls(&value)
+}
+
+/// The bookmark of one partition in a state value.
+pub fn bookmark<'a>(
+    state: &'a Value,
+    stream: &str,
+    workspace: &str,
+    repository: Option<&str>,
+) -> Option<&'a str> {
+    state["bookmarks"][stream]["partitions"]
+        .as_array()?
+        .iter()
+        .find(|p| {
+            p["context"]["workspace"] == workspace
+                && repository.is_none_or(|r| p["context"]["repository"] == r)
+        })?["replication_key_value"]
+        .as_str()
+}
+
+/// Parses an RFC 3339 timestamp.
+pub fn ts(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("`{text}` is not RFC 3339: {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// The paths at which two JSON values differ, for readable failures.
+pub fn json_diff(got: &Value, want: &Value) -> Vec<String> {
+    fn walk(path: String, got: &Value, want: &Value, out: &mut Vec<String>) {
+        match (got, want) {
+            (Value::Object(a), Value::Object(b)) => {
+                for key in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                    let p = format!("{path}.{key}");
+                    match (a.get(key), b.get(key)) {
+                        (Some(x), Some(y)) => walk(p, x, y, out),
+                        (Some(_), None) => out.push(format!("{p}: emitted but not served")),
+                        (None, Some(_)) => out.push(format!("{p}: served but not emitted")),
+                        (None, None) => {}
+                    }
+                }
+            }
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    walk(format!("{path}[{i}]"), x, y, out);
+                }
+            }
+            _ if got != want => out.push(format!("{path}: emitted {got}, served {want}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(String::new(), got, want, &mut out);
+    out
+}
+
+/// Asserts a record (without the keys the tap adds) equals the served object.
+pub fn assert_same_object(record: &Value, added: &[&str], served: &Value, what: &str) {
+    let diff = json_diff(&api_part(record, added), &without_nulls(served));
+    assert!(
+        diff.is_empty(),
+        "{what} differs from the server's object:\n{}",
+        diff.join("\n")
+    );
+}

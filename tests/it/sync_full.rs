@@ -1,0 +1,187 @@
+//! Full syncs against the simulator: every object arrives exactly as the server holds it.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, sync, Scratch};
+
+#[test]
+fn full_sync_returns_every_object_exactly() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let run = sync(&scratch, &config_for(&sim), None).success();
+    assert_protocol(&run);
+
+    let workspaces = sim.workspace_slugs();
+    assert!(workspaces.len() >= 2);
+    let mut states = BTreeSet::new();
+    let mut total_prs = 0;
+    for ws in &workspaces {
+        // Repositories: the same set, each object exactly as served.
+        let expected = sim.repositories(ws);
+        let got: Vec<&Value> = run
+            .records("repositories")
+            .into_iter()
+            .filter(|r| r["workspace_slug"] == ws.as_str())
+            .collect();
+        assert_eq!(got.len(), expected.len(), "repositories of {ws}");
+        for object in &expected {
+            let record = got
+                .iter()
+                .find(|r| r["uuid"] == object["uuid"])
+                .unwrap_or_else(|| panic!("repository {} missing", object["full_name"]));
+            assert_same_object(record, &["workspace_slug"], object, "repository");
+        }
+
+        for repo in sim.repository_slugs(ws) {
+            let expected = sim.pullrequests(ws, &repo);
+            let got: Vec<&Value> = run
+                .records("pullrequests")
+                .into_iter()
+                .filter(|r| r["workspace_slug"] == ws.as_str() && r["repository_slug"] == repo.as_str())
+                .collect();
+            assert_eq!(got.len(), expected.len(), "pull requests of {ws}/{repo}");
+            let uuid = got.first().map(|r| r["repository_uuid"].clone());
+            for object in &expected {
+                states.insert(object["state"].as_str().unwrap().to_string());
+                let record = got
+                    .iter()
+                    .find(|r| r["id"] == object["id"])
+                    .unwrap_or_else(|| panic!("pull request {ws}/{repo}#{} missing", object["id"]));
+                assert_eq!(Some(&record["repository_uuid"]), uuid.as_ref());
+                assert!(
+                    record["participants"].is_array(),
+                    "participants requested with `fields`"
+                );
+                assert_same_object(
+                    record,
+                    &["workspace_slug", "repository_slug", "repository_uuid"],
+                    object,
+                    &format!("pull request {ws}/{repo}#{}", object["id"]),
+                );
+            }
+            total_prs += expected.len();
+        }
+
+        let members = sim.members(ws);
+        let got: Vec<&Value> = run
+            .records("workspace_members")
+            .into_iter()
+            .filter(|r| r["workspace_slug"] == ws.as_str())
+            .collect();
+        assert_eq!(got.len(), members.len(), "members of {ws}");
+        for m in got {
+            assert_eq!(m["user_uuid"], m["user"]["uuid"]);
+            let served = members
+                .iter()
+                .find(|s| s["user"]["uuid"] == m["user"]["uuid"])
+                .expect("member served");
+            assert_same_object(m, &["workspace_slug", "user_uuid"], served, "workspace member");
+        }
+    }
+    assert_eq!(run.records("pullrequests").len(), total_prs);
+    assert!(
+        total_prs >= 200,
+        "the default dataset has hundreds of pull requests"
+    );
+    assert_eq!(states.len(), 4, "all four states present: {states:?}");
+    assert_eq!(run.records("workspaces").len(), workspaces.len());
+    for record in run.records("workspaces") {
+        let ws = record["workspace_slug"].as_str().unwrap();
+        assert_same_object(record, &["workspace_slug"], &sim.workspace(ws), "workspace");
+    }
+}
+
+#[test]
+fn requests_use_largest_pages_all_states_and_participants() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    sync(&scratch, &config_for(&sim), None).success();
+    let requests = sim.requests();
+    let pr_requests: Vec<&String> = requests
+        .iter()
+        .map(|r| &r.path_and_query)
+        .filter(|p| p.contains("/pullrequests"))
+        .collect();
+    assert!(!pr_requests.is_empty());
+    for p in &pr_requests {
+        assert!(p.contains("pagelen=50"), "{p}");
+        for state in ["OPEN", "MERGED", "DECLINED", "SUPERSEDED"] {
+            assert!(p.contains(&format!("state={state}")), "{p}");
+        }
+        assert!(p.contains("sort=updated_on"), "{p}");
+        assert!(p.contains("fields="), "{p}");
+    }
+    assert!(
+        requests.iter().all(|r| r.status < 400),
+        "no request failed: {requests:?}"
+    );
+    assert!(requests
+        .iter()
+        .filter(|r| r.path_and_query.starts_with("/2.0/repositories/")
+            && !r.path_and_query.contains("/pullrequests"))
+        .all(|r| r.path_and_query.contains("pagelen=100")));
+}
+
+#[test]
+fn catalog_selects_streams_and_fields() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    // Discover, then select only pull requests, without their `description` and `title`,
+    // trying (and failing) to deselect the key `id`.
+    let catalog_run = crate::harness::tap(&["--discover"]).success();
+    let mut catalog = catalog_run.messages[0].clone();
+    for stream in catalog["streams"].as_array_mut().unwrap() {
+        let selected = stream["tap_stream_id"] == "pullrequests";
+        for m in stream["metadata"].as_array_mut().unwrap() {
+            let field = m["breadcrumb"].get(1).and_then(Value::as_str).map(str::to_string);
+            match field.as_deref() {
+                None => m["metadata"]["selected"] = json!(selected),
+                Some("description" | "title" | "id") => m["metadata"]["selected"] = json!(false),
+                Some(_) => {}
+            }
+        }
+    }
+    let config = scratch.json("config.json", &config_for(&sim));
+    let catalog_path = scratch.json("catalog.json", &catalog);
+    let run = crate::harness::tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog_path.to_str().unwrap(),
+    ])
+    .success();
+    assert_protocol(&run);
+    assert_eq!(run.schemas().keys().collect::<Vec<_>>(), ["pullrequests"]);
+    let schema = &run.schemas()["pullrequests"]["schema"]["properties"];
+    assert!(schema.get("description").is_none() && schema.get("title").is_none());
+    assert!(schema.get("id").is_some());
+    let records = run.records("pullrequests");
+    assert!(!records.is_empty());
+    for r in records {
+        assert!(r.get("description").is_none() && r.get("title").is_none());
+        assert!(r["id"].is_i64());
+    }
+    assert!(run.records("repositories").is_empty());
+}
+
+#[test]
+fn legacy_properties_flag_and_schema_selected() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let properties = json!({"streams": [
+        {"tap_stream_id": "workspaces", "stream": "workspaces", "schema": {"selected": true, "properties": {}}}
+    ]});
+    let config = scratch.json("config.json", &config_for(&sim));
+    let path = scratch.json("properties.json", &properties);
+    let run = crate::harness::tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--properties",
+        path.to_str().unwrap(),
+    ])
+    .success();
+    assert_eq!(run.schemas().keys().collect::<Vec<_>>(), ["workspaces"]);
+    assert_eq!(run.records("workspaces").len(), sim.workspace_slugs().len());
+}
