@@ -27,8 +27,16 @@ echo "== simulator listening on $api_url"
 printf '{"api_url": "%s"}\n' "$api_url" >"$out/simulator-config.json"
 config=(--config sample_config.json --config "$out/simulator-config.json")
 
-echo "== discover -> $out/catalog.json"
-"$bin/tap-bitbucket" "${config[@]}" --discover >"$out/catalog.json"
+echo "== discover -> $out/catalog.json, selecting every stream selected by default"
+"$bin/tap-bitbucket" "${config[@]}" --discover >"$out/discovered.json"
+python3 - "$out/discovered.json" "$out/catalog.json" <<'PY'
+import json, sys
+catalog = json.load(open(sys.argv[1]))
+for stream in catalog["streams"]:
+    top = next(m for m in stream["metadata"] if m["breadcrumb"] == [])["metadata"]
+    top["selected"] = top.get("selected-by-default", False)
+json.dump(catalog, open(sys.argv[2], "w"))
+PY
 
 count() {
   python3 - "$1" <<'PY'
