@@ -5,11 +5,15 @@
 //! (in the file of its resource family), one [`StreamDef`] entry below, and its generated
 //! `schemas/<stream>.json` (`UPDATE_SCHEMAS=1 cargo test`).
 
+mod activity;
+mod commits;
 mod common;
 mod keyset;
+mod newest_first;
 mod paged;
 mod pullrequests;
 mod repositories;
+mod source;
 mod workspaces;
 
 use std::future::Future;
@@ -24,6 +28,10 @@ use crate::singer::{Context, Emitter, StreamDescription, WriteError};
 use crate::sync::Window;
 
 pub use common::*;
+/// The record types, reachable for tests that decode pages of them (`tests/it/fuzz.rs`).
+pub use pullrequests::PullRequestRecord;
+pub use repositories::RepositoryRecord;
+pub use workspaces::{WorkspaceMemberRecord, WorkspaceRecord};
 
 /// Every stream, in sync order. Workspace-level streams first, then repository-level ones,
 /// so the repository listing they share is made once.
@@ -32,6 +40,9 @@ pub static REGISTRY: &[StreamDef] = &[
     workspaces::WORKSPACE_MEMBERS,
     repositories::REPOSITORIES,
     pullrequests::PULLREQUESTS,
+    activity::PULLREQUEST_ACTIVITY,
+    commits::COMMITS,
+    source::DIRECTORY_CONTENTS,
 ];
 
 /// What a stream's partitions are.

@@ -1,0 +1,106 @@
+//! `commits` (legacy "List Commits on a Repository"): every commit of every ref, read newest
+//! first in graph order with a lookback below the bookmark (`commits_lookback_days`),
+//! because graph order is not date order. State stays one bookmark per repository.
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::newest_first::{self, DatedRecord};
+use super::pullrequests::Participant;
+use super::{
+    Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, RepositoryRef, Scope,
+    StreamDef, StreamError, Timestamp,
+};
+use crate::bitbucket::MAX_PAGELEN;
+use crate::singer::record_schema;
+
+/// A commit's author or committer: the raw git identity and the Bitbucket user, when mapped.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct CommitIdentity {
+    /// `author` or `committer`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `Name <email>` as written in git.
+    pub raw: Option<String>,
+    /// The Bitbucket account, when the email maps to one.
+    pub user: Option<Account>,
+}
+
+/// A commit (`GET /repositories/{workspace}/{repo}/commits`).
+#[skip_serializing_none]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CommitRecord {
+    /// The workspace of the repository it was read from.
+    #[serde(skip_deserializing)]
+    pub workspace_slug: String,
+    /// The repository it was read from.
+    #[serde(skip_deserializing)]
+    pub repository_slug: String,
+    /// That repository's UUID (key).
+    #[serde(skip_deserializing)]
+    pub repository_uuid: String,
+    /// `commit`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The full hash (key).
+    pub hash: String,
+    /// The author date (replication key).
+    pub date: Option<Timestamp>,
+    /// The author.
+    pub author: Option<CommitIdentity>,
+    /// The committer (often absent).
+    pub committer: Option<CommitIdentity>,
+    /// The message.
+    pub message: Option<String>,
+    /// The message as rendered text.
+    pub summary: Option<RenderedText>,
+    /// The parent commits.
+    pub parents: Option<Vec<CommitRef>>,
+    /// The repository.
+    pub repository: Option<RepositoryRef>,
+    /// Participants (approvals on the commit).
+    pub participants: Option<Vec<Participant>>,
+    /// Links.
+    pub links: Option<Links>,
+}
+
+impl DatedRecord for CommitRecord {
+    fn event_time(&self) -> Option<DateTime<Utc>> {
+        self.date.as_ref().and_then(Timestamp::parse)
+    }
+}
+
+impl RepositoryKeys for CommitRecord {
+    fn set_repository_keys(&mut self, repo: &RepositoryInfo) {
+        self.workspace_slug.clone_from(&repo.workspace);
+        self.repository_slug.clone_from(&repo.slug);
+        self.repository_uuid.clone_from(&repo.uuid);
+    }
+}
+
+/// `commits`: incremental on `date`, newest first with a lookback, one partition per
+/// repository.
+pub const COMMITS: StreamDef = StreamDef {
+    name: "commits",
+    key_properties: &["repository_uuid", "hash"],
+    replication_key: Some("date"),
+    selected_by_default: true,
+    scope: Scope::Repository,
+    schema: record_schema::<CommitRecord>,
+    read: |run| Box::pin(read(run)),
+};
+
+async fn read(run: PartitionRun) -> Result<(), StreamError> {
+    let repo = run.repository()?.clone();
+    let mut url = run.client.url(&["repositories", &repo.workspace, &repo.slug, "commits"]);
+    url.query_pairs_mut().append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+    let lookback = Duration::days(i64::from(run.settings.commits_lookback_days));
+    newest_first::read(&run, url, "date", lookback, |c: &mut CommitRecord| {
+        c.set_repository_keys(&repo);
+        true
+    })
+    .await
+}
