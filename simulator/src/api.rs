@@ -4,25 +4,32 @@
 //! `Authorization` headers) and returns an [`ApiResponse`]. The order of processing is:
 //!
 //! 1. record the request (after answering, with its status);
-//! 2. *(phase 2: fault injection — latency, 429 every N requests, 5xx, truncated bodies —
-//!    goes in [`State::handle`], before authentication, see the marked place)*;
-//! 3. `/_simulator/…` admin endpoints (no authentication);
-//! 4. authentication of every `/2.0` request ([`crate::auth`]);
-//! 5. routing ([`Route::parse`]) and the endpoint handler.
-//!
-//! Phase 2 adds endpoints as new [`Route`] variants and handler methods.
+//! 2. `/_simulator/…` admin endpoints and the OAuth token endpoint (no faults, no
+//!    authentication);
+//! 3. for `/2.0`: fault injection ([`crate::faults`]: 429, 5xx), then status overrides;
+//! 4. authentication of every `/2.0` request ([`crate::auth`], and OAuth-issued tokens);
+//! 5. routing ([`Route::parse`]) and the endpoint handler ([`crate::endpoints`] for the
+//!    repository-level endpoints);
+//! 6. truncation of 200 bodies when a fault says so. Latency is added by the server.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Value};
 
+use crate::activity::ActivityIndex;
 use crate::auth::{AuthOutcome, Credentials};
 use crate::bbql::{Field, Filter, Sort, SortKey, Subject};
 use crate::clock::{format_micros, Micros};
+use crate::config::SimConfig;
 use crate::data::{Dataset, PrIndex, PrState, Repo, Workspace};
+use crate::endpoints::CommitOrder;
 use crate::error::ApiError;
+use crate::extras::{IssueKind, IssueTrackers};
+use crate::faults::FaultState;
+use crate::history::History;
+use crate::oauth::{OAuth, TokenStatus, TOKEN_PATH};
 use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
 use crate::render::{PrExtras, Renderer};
 use crate::urlenc::{decode, Query};
@@ -39,6 +46,9 @@ pub struct RecordedRequest {
     pub has_authorization: bool,
     /// The status answered.
     pub status: u16,
+    /// The `Host` header as received (empty when absent), e.g. `127.0.0.1:4000` or
+    /// `localhost:4000`.
+    pub host: String,
 }
 
 impl RecordedRequest {
@@ -79,6 +89,8 @@ pub struct ApiRequest<'a> {
     pub host: Option<&'a str>,
     /// Raw `Authorization` header.
     pub authorization: Option<&'a [u8]>,
+    /// The request body (only the OAuth token endpoint reads it).
+    pub body: &'a [u8],
 }
 
 /// A response, before it becomes HTTP.
@@ -128,6 +140,36 @@ pub enum Route {
     Repository(String, String),
     /// `GET /2.0/repositories/{ws}/{repo}/pullrequests`
     PullRequests(String, String),
+    /// `GET /2.0/repositories` (removed by CHANGE-2770 unless enabled)
+    AllRepositories,
+    /// `GET /2.0/repositories/{ws}/{repo}/commits`
+    Commits(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pullrequests/activity` and
+    /// `…/pullrequests/{id}/activity`
+    Activity(String, String, Option<u32>),
+    /// `GET /2.0/repositories/{ws}/{repo}/src` (redirects to the main branch head)
+    SrcRedirect(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/src/{ref}/{path}` (path without leading or trailing
+    /// slash, empty for the root)
+    Src(String, String, String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/branch-restrictions`
+    BranchRestrictions(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/forks`
+    Forks(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/watchers`
+    Watchers(String, String),
+    /// `GET /2.0/workspaces/{ws}/permissions/repositories/{repo}`
+    RepositoryPermissions(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/permissions-config/groups`
+    GroupPermissions(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/permissions-config/groups/{group}`
+    GroupPermission(String, String, String),
+    /// `GET /2.0/users/{account}`
+    UserByAccount(String),
+    /// `GET /2.0/user/emails`
+    UserEmails,
+    /// `GET /2.0/repositories/{ws}/{repo}/components|versions|milestones`
+    IssueObjects(String, String, IssueKind),
 }
 
 impl Route {
@@ -150,6 +192,37 @@ impl Route {
             ["repositories", ws, repo] => Route::Repository(ws.to_string(), repo.to_string()),
             ["repositories", ws, repo, "pullrequests"] => {
                 Route::PullRequests(ws.to_string(), repo.to_string())
+            }
+            ["repositories"] => Route::AllRepositories,
+            ["repositories", ws, repo, "commits"] => Route::Commits(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "pullrequests", "activity"] => {
+                Route::Activity(ws.to_string(), repo.to_string(), None)
+            }
+            ["repositories", ws, repo, "pullrequests", id, "activity"] => {
+                Route::Activity(ws.to_string(), repo.to_string(), Some(id.parse().ok()?))
+            }
+            ["repositories", ws, repo, "src"] => Route::SrcRedirect(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "src", rf, path @ ..] => {
+                Route::Src(ws.to_string(), repo.to_string(), rf.to_string(), path.join("/"))
+            }
+            ["repositories", ws, repo, "branch-restrictions"] => {
+                Route::BranchRestrictions(ws.to_string(), repo.to_string())
+            }
+            ["repositories", ws, repo, "forks"] => Route::Forks(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "watchers"] => Route::Watchers(ws.to_string(), repo.to_string()),
+            ["workspaces", ws, "permissions", "repositories", repo] => {
+                Route::RepositoryPermissions(ws.to_string(), repo.to_string())
+            }
+            ["repositories", ws, repo, "permissions-config", "groups"] => {
+                Route::GroupPermissions(ws.to_string(), repo.to_string())
+            }
+            ["repositories", ws, repo, "permissions-config", "groups", group] => {
+                Route::GroupPermission(ws.to_string(), repo.to_string(), group.to_string())
+            }
+            ["users", account] => Route::UserByAccount(account.to_string()),
+            ["user", "emails"] => Route::UserEmails,
+            ["repositories", ws, repo, kind] => {
+                Route::IssueObjects(ws.to_string(), repo.to_string(), IssueKind::parse(kind)?)
             }
             _ => return None,
         })
@@ -175,28 +248,79 @@ pub struct State {
     pr_cache: Mutex<HashMap<(usize, usize), Arc<PrIndex>>>,
     /// Print a line per request to stderr.
     pub log_requests: bool,
+    /// Generated histories per (workspace, repository).
+    pub(crate) history_cache: Mutex<HashMap<(usize, usize), Arc<History>>>,
+    /// Commit orders per (workspace, repository), valid for the time they carry.
+    pub(crate) commit_cache: Mutex<HashMap<(usize, usize), Arc<CommitOrder>>>,
+    /// Activity indexes per (workspace, repository), valid for the time they carry.
+    pub(crate) activity_cache: Mutex<HashMap<(usize, usize), Arc<ActivityIndex>>>,
+    /// Issue-tracker mode.
+    pub(crate) issue_trackers: Mutex<IssueTrackers>,
+    /// Whether `GET /repositories` is served (else 410 CHANGE-2770).
+    pub(crate) public_repositories: AtomicBool,
+    /// `(path prefix, status)` overrides.
+    pub(crate) status_overrides: Mutex<Vec<(String, u16)>>,
+    /// Fault injection.
+    pub(crate) faults: Mutex<FaultState>,
+    /// `/2.0` requests being served now, and the most at once.
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) max_in_flight: AtomicUsize,
+    /// The OAuth consumer and issued tokens.
+    pub(crate) oauth: OAuth,
 }
 
 impl State {
-    /// Builds the state.
+    /// Builds the state; `config` supplies the clock offset, logging, switches, faults and the
+    /// OAuth consumer.
     pub fn new(
         data: Dataset,
         creds: Credentials,
         api_base: String,
         origin: String,
-        offset_hours: i64,
-        log_requests: bool,
+        config: &SimConfig,
     ) -> State {
         State {
             data,
             creds,
             api_base,
             origin,
-            offset_hours: AtomicI64::new(offset_hours),
+            offset_hours: AtomicI64::new(config.clock_offset_hours),
             requests: Mutex::new(Vec::new()),
             pr_cache: Mutex::new(HashMap::new()),
-            log_requests,
+            log_requests: config.log_requests,
+            history_cache: Mutex::new(HashMap::new()),
+            commit_cache: Mutex::new(HashMap::new()),
+            activity_cache: Mutex::new(HashMap::new()),
+            issue_trackers: Mutex::new(config.issue_trackers),
+            public_repositories: AtomicBool::new(config.public_repositories),
+            status_overrides: Mutex::new(Vec::new()),
+            faults: Mutex::new(FaultState::new(config.faults.clone())),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            oauth: OAuth::new(
+                &config.oauth_client_id,
+                &config.oauth_client_secret,
+                &config.oauth_refresh_token,
+                config.token_lifetime_secs,
+                config.rotate_refresh_tokens,
+            ),
         }
+    }
+
+    /// Marks a `/2.0` request as in flight until the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// The configured latency of `/2.0` responses, in milliseconds.
+    pub fn latency_ms(&self) -> u64 {
+        self.faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .faults
+            .latency_ms
     }
 
     /// The simulated time.
@@ -228,8 +352,28 @@ impl State {
 
     /// Handles one request and records it.
     pub fn handle(&self, req: &ApiRequest<'_>) -> ApiResponse {
-        // Phase 2: fault injection (latency, 429 every N, 5xx, truncated bodies) goes here.
-        let response = self.dispatch(req);
+        let api = is_api_path(req.path);
+        let injected = if api {
+            self.faults
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .before()
+        } else {
+            None
+        };
+        let mut response = match injected {
+            Some(r) => r,
+            None => match self.status_override(req.path) {
+                Some(r) if api => r,
+                _ => self.dispatch(req),
+            },
+        };
+        if api {
+            self.faults
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .after(&mut response);
+        }
         let target = if req.query.is_empty() {
             req.path.to_string()
         } else {
@@ -246,13 +390,46 @@ impl State {
                 path_and_query: target,
                 has_authorization: req.authorization.is_some(),
                 status: response.status,
+                host: req.host.unwrap_or_default().to_string(),
             });
         response
+    }
+
+    fn status_override(&self, path: &str) -> Option<ApiResponse> {
+        let overrides = self
+            .status_overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (prefix, status) = overrides
+            .iter()
+            .filter(|(p, _)| prefix_matches(p, path))
+            .max_by_key(|(p, _)| p.len())?;
+        let message = match status {
+            400 => "Bad request",
+            401 => "Access denied",
+            403 => "You do not have access to this resource.",
+            404 => "Resource not found",
+            409 => "Conflict",
+            410 => "This resource is no longer available.",
+            429 => crate::faults::RATE_LIMIT_BODY,
+            500 => "Internal Server Error",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            _ => "Simulated error",
+        };
+        Some(ApiResponse::error(
+            &ApiError::new(*status, message)
+                .with_detail(format!("Status override for {prefix} (simulator).")),
+        ))
     }
 
     fn dispatch(&self, req: &ApiRequest<'_>) -> ApiResponse {
         if req.path == "/_simulator/clock" {
             return self.admin_clock(req);
+        }
+        if req.path == TOKEN_PATH {
+            return self.oauth.handle(req);
         }
         let Some(rest) = req.path.strip_prefix("/2.0") else {
             return ApiResponse::error(&not_found_path(req.path));
@@ -263,9 +440,20 @@ impl State {
         match self.creds.check(req.authorization) {
             AuthOutcome::Ok => {}
             AuthOutcome::Missing | AuthOutcome::Invalid => {
-                return ApiResponse::error(&ApiError::new(401, "Access denied").with_detail(
-                    "Authentication required: send a valid Bearer token or Basic credentials.",
-                ));
+                match bearer_token(req.authorization).map(|t| self.oauth.check(t)) {
+                    Some(TokenStatus::Valid) => {}
+                    Some(TokenStatus::Expired) => {
+                        return ApiResponse::error(&ApiError::new(
+                            401,
+                            "Access token expired. Use your refresh token to obtain a new access token.",
+                        ));
+                    }
+                    Some(TokenStatus::Unknown) | None => {
+                        return ApiResponse::error(&ApiError::new(401, "Access denied").with_detail(
+                            "Authentication required: send a valid Bearer token or Basic credentials.",
+                        ));
+                    }
+                }
             }
         }
         let Some(route) = Route::parse(rest) else {
@@ -283,6 +471,32 @@ impl State {
             query: query.clone(),
         };
         let result = match &route {
+            Route::SrcRedirect(ws, slug) => {
+                return self
+                    .src_redirect(ws, slug, req)
+                    .unwrap_or_else(|e| ApiResponse::error(&e))
+            }
+            Route::Src(ws, slug, rf, path) => {
+                return self
+                    .src(ws, slug, rf, path, &query, &links)
+                    .unwrap_or_else(|e| ApiResponse::error(&e))
+            }
+            Route::AllRepositories => self.all_repositories_page(&query, &links),
+            Route::Commits(ws, slug) => self.commits_page(ws, slug, &query, &links),
+            Route::Activity(ws, slug, pr) => self.activity_page(ws, slug, *pr, &query, &links),
+            Route::BranchRestrictions(ws, slug) => self.branch_restrictions_page(ws, slug, &query, &links),
+            Route::Forks(ws, slug) => self.list_page(self.forks_list(ws, slug, &query), &query, &links),
+            Route::Watchers(ws, slug) => self.list_page(self.watchers_list(ws, slug), &query, &links),
+            Route::RepositoryPermissions(ws, slug) => {
+                self.admin_list_page(ws, slug, State::repository_permissions_list, &query, &links)
+            }
+            Route::GroupPermissions(ws, slug) => {
+                self.admin_list_page(ws, slug, State::group_permissions_list, &query, &links)
+            }
+            Route::GroupPermission(ws, slug, group) => self.group_permission(ws, slug, group),
+            Route::UserByAccount(account) => self.user_page(account),
+            Route::UserEmails => self.user_emails_page(&query, &links),
+            Route::IssueObjects(ws, slug, kind) => self.issue_objects_page(ws, slug, *kind, &query, &links),
             Route::User => Ok(self.renderer().account_full(&self.data.users[0])),
             Route::UserWorkspaces => self.user_workspaces(&query, &links),
             Route::Workspace(ws) => self.workspace(ws).map(|(_, w)| self.renderer().workspace(w)),
@@ -298,8 +512,24 @@ impl State {
     }
 
     /// `http://host` for pagination links: the request's `Host` when it looks like a host,
-    /// else the server's own origin.
+    /// else the server's own origin; `http://localhost:PORT` when the cross-origin fault is on.
     fn link_origin(&self, host: Option<&str>) -> String {
+        let cross = self
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .faults
+            .cross_origin_next;
+        if cross {
+            let port = self.origin.rsplit(':').next().unwrap_or("80");
+            return format!("http://localhost:{port}");
+        }
+        self.same_origin(host)
+    }
+
+    /// `http://host` from the request's `Host` when it looks like a host, else the server's own
+    /// origin (used for redirects).
+    pub(crate) fn same_origin(&self, host: Option<&str>) -> String {
         match host {
             Some(h)
                 if !h.is_empty()
@@ -346,7 +576,11 @@ impl State {
             .ok_or_else(|| ApiError::not_found(format!("No workspace with identifier '{key}'.")))
     }
 
-    fn visible_repo(&self, ws: &str, slug: &str) -> Result<(usize, &Workspace, usize, &Repo), ApiError> {
+    pub(crate) fn visible_repo(
+        &self,
+        ws: &str,
+        slug: &str,
+    ) -> Result<(usize, &Workspace, usize, &Repo), ApiError> {
         let now = self.now();
         let not_found = || ApiError::not_found(format!("Repository {ws}/{slug} not found"));
         let (wi, w) = self.data.workspace(ws).ok_or_else(not_found)?;
@@ -541,6 +775,36 @@ impl State {
     }
 }
 
+/// Decrements the in-flight count when dropped.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a State);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a path is under `/2.0`.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/2.0" || path.starts_with("/2.0/")
+}
+
+/// Whether a status-override prefix covers a path: the path starts with it at a segment
+/// boundary (`/2.0/repositories/acme/api` covers `…/api` and `…/api/commits`, not `…/api-v2`).
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+fn bearer_token(header: Option<&[u8]>) -> Option<&str> {
+    let value = std::str::from_utf8(header?).ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
 fn not_found_path(path: &str) -> ApiError {
     ApiError::not_found("Resource not found")
         .with_detail(format!("There is no API hosted at this URL: {path}"))
@@ -559,9 +823,48 @@ mod tests {
             Some(Route::PullRequests("acme".into(), "{abc}".into()))
         );
         assert_eq!(Route::parse("/repositories/acme//pullrequests"), None);
-        assert_eq!(Route::parse("/repositories"), None);
+        assert_eq!(Route::parse("/repositories"), Some(Route::AllRepositories));
         assert_eq!(Route::parse(""), None);
-        assert_eq!(Route::parse("/repositories/acme/api/commits"), None);
+        assert_eq!(
+            Route::parse("/repositories/acme/api/commits"),
+            Some(Route::Commits("acme".into(), "api".into()))
+        );
+        assert_eq!(
+            Route::parse("/repositories/acme/api/src/main/docs/Design%20Notes.md"),
+            Some(Route::Src(
+                "acme".into(),
+                "api".into(),
+                "main".into(),
+                "docs/Design Notes.md".into()
+            ))
+        );
+        assert_eq!(
+            Route::parse("/repositories/acme/api/src/main/"),
+            Some(Route::Src(
+                "acme".into(),
+                "api".into(),
+                "main".into(),
+                String::new()
+            ))
+        );
+        assert_eq!(Route::parse("/repositories/acme/api/issues"), None);
+        assert_eq!(
+            Route::parse("/repositories/acme/api/pullrequests/x/activity"),
+            None
+        );
+        assert!(prefix_matches(
+            "/2.0/repositories/acme/api",
+            "/2.0/repositories/acme/api/commits"
+        ));
+        assert!(prefix_matches(
+            "/2.0/repositories/acme/api",
+            "/2.0/repositories/acme/api"
+        ));
+        assert!(!prefix_matches(
+            "/2.0/repositories/acme/api",
+            "/2.0/repositories/acme/api-v2"
+        ));
+        assert!(prefix_matches("/2.0/", "/2.0/user"));
         assert_eq!(
             Route::parse("/workspaces/%ff/members"),
             Some(Route::Members("\u{fffd}".into()))

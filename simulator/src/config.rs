@@ -5,6 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::extras::IssueTrackers;
+use crate::faults::Faults;
+
 /// Everything the simulator needs to start. The dataset is a pure function of this value.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -33,6 +36,25 @@ pub struct SimConfig {
     pub public_api_url: Option<String>,
     /// Print one line per request to stderr (default false).
     pub log_requests: bool,
+    /// Fault injection for `/2.0` requests (default: none). Changeable at runtime with
+    /// [`crate::Simulator::set_faults`].
+    pub faults: Faults,
+    /// Whether the issue-tracker endpoints exist (default [`IssueTrackers::Removed`]: 410).
+    pub issue_trackers: IssueTrackers,
+    /// Whether `GET /repositories` serves the public repositories (default false: 410 with
+    /// the CHANGE-2770 body).
+    pub public_repositories: bool,
+    /// OAuth consumer key accepted by the token endpoint (default `demo-client`).
+    pub oauth_client_id: String,
+    /// OAuth consumer secret (default `demo-secret`).
+    pub oauth_client_secret: String,
+    /// A refresh token valid from the start (default `demo-refresh`).
+    pub oauth_refresh_token: String,
+    /// Lifetime of issued access tokens, in wall-clock seconds (default 3600).
+    pub token_lifetime_secs: u64,
+    /// Whether every refresh-token grant returns a new refresh token and invalidates the old
+    /// one (default false).
+    pub rotate_refresh_tokens: bool,
 }
 
 /// One workspace of the dataset.
@@ -65,6 +87,9 @@ pub struct RepositorySpec {
     /// repository that appears when the clock moves forward); its pull requests all come later.
     /// Clamped to ±87 600 hours (10 years).
     pub created_offset_hours: Option<i64>,
+    /// An empty repository (never pushed to): no commits, no source tree, no pull requests
+    /// (`pullrequests` is ignored), `mainbranch` null.
+    pub empty: bool,
 }
 
 impl RepositorySpec {
@@ -75,7 +100,15 @@ impl RepositorySpec {
             is_private: true,
             pullrequests,
             created_offset_hours: None,
+            empty: false,
         }
+    }
+
+    /// The same repository, empty (see [`RepositorySpec::empty`](RepositorySpec#structfield.empty)).
+    pub fn empty(mut self) -> Self {
+        self.empty = true;
+        self.pullrequests = 0;
+        self
     }
 
     /// The same repository, public.
@@ -102,7 +135,8 @@ impl Default for SimConfig {
     ///
     /// - `acme` (9 members, administered by the demo user): `api` (150 PRs), `web-app` (110,
     ///   public), `data-pipeline` (70), `infra` (45), plus `mobile-app` (16 PRs), created at
-    ///   anchor + 200 h so it only appears when the clock moves forward;
+    ///   anchor + 200 h so it only appears when the clock moves forward, and `sandbox`, an
+    ///   empty repository (no commits, no main branch, no pull requests);
     /// - `globex` (6 members): `core-service` (90), `docs-site` (40, public).
     fn default() -> Self {
         SimConfig {
@@ -120,6 +154,7 @@ impl Default for SimConfig {
                         RepositorySpec::new("data-pipeline", 70),
                         RepositorySpec::new("infra", 45),
                         RepositorySpec::new("mobile-app", 16).created_at_offset_hours(200),
+                        RepositorySpec::new("sandbox", 0).empty(),
                     ],
                 },
                 WorkspaceSpec {
@@ -139,6 +174,14 @@ impl Default for SimConfig {
             seed: 0,
             public_api_url: None,
             log_requests: false,
+            faults: Faults::default(),
+            issue_trackers: IssueTrackers::Removed,
+            public_repositories: false,
+            oauth_client_id: "demo-client".into(),
+            oauth_client_secret: "demo-secret".into(),
+            oauth_refresh_token: "demo-refresh".into(),
+            token_lifetime_secs: 3600,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -160,6 +203,7 @@ impl SimConfig {
                         is_private: r % 4 != 0,
                         pullrequests: prs_per_repo,
                         created_offset_hours: None,
+                        empty: false,
                     })
                     .collect(),
             })

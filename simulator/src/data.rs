@@ -178,8 +178,10 @@ pub struct Repo {
     pub has_wiki: bool,
     /// `fork_policy`.
     pub fork_policy: &'static str,
-    /// `mainbranch.name`.
+    /// `mainbranch.name` (rendered as a null `mainbranch` when the repository is empty).
     pub mainbranch: &'static str,
+    /// An empty repository: no commits, no source tree, no pull requests, `mainbranch` null.
+    pub empty: bool,
     /// Index into the workspace's projects.
     pub project: usize,
     /// Whether pull requests carry a `queued` flag (merge queue enabled).
@@ -486,7 +488,9 @@ fn gen_workspace(seed: u64, anchor: Micros, horizon: Micros, pool: usize, spec: 
     rng.shuffle(&mut others);
     let mut members = vec![0u32];
     members.extend(others.into_iter().take(spec.members.max(1) - 1));
-    let n_projects = (1 + spec.repositories.len() / 3).min(PROJECT_NAMES.len());
+    // Empty repositories do not count, so that adding one leaves the other facts unchanged.
+    let n_repos = spec.repositories.iter().filter(|r| !r.empty).count();
+    let n_projects = (1 + n_repos / 3).min(PROJECT_NAMES.len());
     let mut project_names: Vec<&str> = PROJECT_NAMES.to_vec();
     rng.shuffle(&mut project_names);
     let projects = project_names[..n_projects]
@@ -605,11 +609,15 @@ fn gen_repo(ws: &WsCtx<'_>, spec: &RepositorySpec) -> Repo {
     let has_wiki = rng.chance(0.15);
     let project = rng.below(ws.projects.max(1) as u64) as usize;
     let merge_queue = rng.chance(0.3);
-    let base_size = 40_000 + rng.below(30_000_000);
+    let base_size = if spec.empty {
+        0
+    } else {
+        40_000 + rng.below(30_000_000)
+    };
 
     // Pushes: bump updated_on and size, some of them in the future window.
     let n_pushes = rng.range_i64(6, 24);
-    let mut pushes: Vec<Micros> = if created_on < horizon {
+    let mut pushes: Vec<Micros> = if created_on < horizon && !spec.empty {
         (0..n_pushes)
             .map(|_| rng.range_i64(created_on + 1, horizon))
             .collect()
@@ -619,7 +627,7 @@ fn gen_repo(ws: &WsCtx<'_>, spec: &RepositorySpec) -> Repo {
     pushes.sort_unstable();
 
     // Bulk times: shared instants (reminder bot, stale clean-up) that create updated_on ties.
-    let n = spec.pullrequests as usize;
+    let n = if spec.empty { 0 } else { spec.pullrequests as usize };
     let mut bulk: Vec<Micros> = Vec::new();
     if created_on + DAY < horizon {
         for _ in 0..(6 + n / 40) {
@@ -715,6 +723,7 @@ fn gen_repo(ws: &WsCtx<'_>, spec: &RepositorySpec) -> Repo {
         has_wiki,
         fork_policy,
         mainbranch,
+        empty: spec.empty,
         project,
         merge_queue,
         created_on,
@@ -971,6 +980,10 @@ mod tests {
                     assert!(repo.visible_at(t30), "{} appears later", repo.full_name);
                     continue;
                 }
+                if repo.empty {
+                    assert!(repo.prs.is_empty() && repo.pushes.is_empty());
+                    continue;
+                }
                 let idx = repo.pr_index(t0);
                 assert!(idx.rows.iter().all(|r| r.created_on <= t0 && r.updated_on <= t0));
                 for st in PrState::ALL {
@@ -1027,6 +1040,7 @@ mod tests {
                 "acme/web-app 106 14/68/15/9",
                 "acme/data-pipeline 65 8/37/17/3",
                 "acme/infra 41 12/22/5/2",
+                "acme/sandbox 0 0/0/0/0",
                 "globex/core-service 82 12/49/16/5",
                 "globex/docs-site 35 6/15/8/6",
             ]
@@ -1039,6 +1053,7 @@ mod tests {
                 "acme/data-pipeline 70 11/39/17/3",
                 "acme/infra 45 11/26/6/2",
                 "acme/mobile-app 16 7/8/1/0",
+                "acme/sandbox 0 0/0/0/0",
                 "globex/core-service 90 14/54/16/6",
                 "globex/docs-site 40 7/18/9/6",
             ]
@@ -1054,7 +1069,7 @@ mod tests {
         let d = Dataset::generate(&config());
         let t0 = d.now(0);
         for repo in d.workspaces.iter().flat_map(|w| &w.repos) {
-            if !repo.visible_at(t0) {
+            if !repo.visible_at(t0) || repo.empty {
                 continue;
             }
             let idx = repo.pr_index(t0);

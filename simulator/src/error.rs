@@ -11,6 +11,10 @@ pub struct ApiError {
     pub message: String,
     /// `error.detail`, when there is one.
     pub detail: Option<String>,
+    /// `error.data`, when there is one.
+    pub data: Option<Value>,
+    /// Whether `data` is repeated at the top level of the body (as the CHANGE-2770 410 does).
+    pub data_top_level: bool,
 }
 
 impl ApiError {
@@ -20,7 +24,16 @@ impl ApiError {
             status,
             message: message.into(),
             detail: None,
+            data: None,
+            data_top_level: false,
         }
+    }
+
+    /// The same error with `error.data` (and, with `top_level`, the same `data` beside `error`).
+    pub fn with_data(mut self, data: Value, top_level: bool) -> Self {
+        self.data = Some(data);
+        self.data_top_level = top_level;
+        self
     }
 
     /// The same error with a detail line.
@@ -45,6 +58,13 @@ impl ApiError {
         if let Some(detail) = &self.detail {
             error["detail"] = json!(detail);
         }
-        json!({ "type": "error", "error": error })
+        if let Some(data) = &self.data {
+            error["data"] = data.clone();
+        }
+        let mut body = json!({ "type": "error", "error": error });
+        if let (true, Some(data)) = (self.data_top_level, &self.data) {
+            body["data"] = data.clone();
+        }
+        body
     }
 }

@@ -16,17 +16,26 @@
 //! ```
 //!
 //! Modules: [`config`] (configuration), [`data`] (dataset and time model), [`prng`],
-//! [`clock`], [`render`] (JSON shapes), [`paginate`], [`bbql`] (`q` and `sort`), [`auth`],
-//! [`api`] (routing and handlers), `server` (hyper plumbing).
+//! [`clock`], [`render`] (JSON shapes), [`paginate`] (page numbers, iterators, cursors),
+//! [`bbql`] (`q` and `sort`), [`auth`], [`api`] (routing, `State`, request handling),
+//! [`endpoints`] (repository-level handlers), [`history`] (commits and source trees),
+//! [`activity`] (pull request activity), [`extras`] (restrictions, forks, watchers,
+//! permissions, groups, issue objects), [`faults`], [`oauth`], `server` (hyper plumbing).
 
+pub mod activity;
 pub mod api;
 pub mod auth;
 pub mod bbql;
 pub mod clock;
 pub mod config;
 pub mod data;
+pub mod endpoints;
 pub mod error;
+pub mod extras;
+pub mod faults;
+pub mod history;
 mod names;
+pub mod oauth;
 pub mod paginate;
 pub mod prng;
 pub mod render;
@@ -36,6 +45,7 @@ pub mod urlenc;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -43,6 +53,8 @@ use serde_json::Value;
 
 pub use api::RecordedRequest;
 pub use config::{RepositorySpec, SimConfig, WorkspaceSpec};
+pub use extras::IssueTrackers;
+pub use faults::Faults;
 
 use api::State;
 use auth::Credentials;
@@ -94,8 +106,7 @@ impl Simulator {
             },
             api_base,
             origin,
-            config.clock_offset_hours,
-            config.log_requests,
+            &config,
         ));
         let server = server::spawn(listener, Arc::clone(&state))?;
         Ok(Simulator {
@@ -242,4 +253,183 @@ impl Simulator {
     pub fn current_user(&self) -> Value {
         self.state.renderer().account_full(&self.state.data.users[0])
     }
+
+    // ----- phase 2: repository-level ground truth ---------------------------------------------
+
+    /// Ground truth: every commit of `GET /repositories/{ws}/{repo}/commits` now, in served
+    /// (graph) order. Empty for an unknown, not yet created or empty repository.
+    pub fn commits(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.commits_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: every item of `GET /repositories/{ws}/{repo}/pullrequests/activity` now,
+    /// in served (newest-first) order.
+    pub fn pullrequest_activity(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state
+            .activity_list(workspace, repo, None)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the items of `…/pullrequests/{id}/activity` now, newest first.
+    pub fn pullrequest_activity_of(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
+        self.state
+            .activity_list(workspace, repo, Some(id))
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the main branch name (`None` for an empty, unknown or not yet created
+    /// repository).
+    pub fn main_branch(&self, workspace: &str, repo: &str) -> Option<String> {
+        self.state.main_branch_of(workspace, repo)
+    }
+
+    /// Ground truth: every entry (files and directories, recursively, breadth-first) of the
+    /// main branch's tree now, as `GET …/src/{main}/?max_depth=…` lists them (each entry's
+    /// `commit.hash` is the main branch's head).
+    pub fn src_tree(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.src_tree_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: the branch restrictions served now, by id (also where the endpoint
+    /// answers 403 to the demo user).
+    pub fn branch_restrictions(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state
+            .branch_restrictions_list(workspace, repo, &Query::default())
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the forks served now (default order: `created_on`).
+    pub fn forks(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state
+            .forks_list(workspace, repo, &Query::default())
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the watchers (accounts) served now.
+    pub fn watchers(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.watchers_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: the `repository_permission` objects of
+    /// `GET /workspaces/{ws}/permissions/repositories/{repo}` (also where it answers 403).
+    pub fn repository_permissions(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state
+            .repository_permissions_list(workspace, repo)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the `repository_group_permission` objects of
+    /// `GET /repositories/{ws}/{repo}/permissions-config/groups` (also where it answers 403).
+    pub fn group_permissions(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state
+            .group_permissions_list(workspace, repo)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: `GET /users/{account}` by `account_id` or `{uuid}` (`None` when unknown).
+    pub fn user(&self, account: &str) -> Option<Value> {
+        self.state.user_by_account(account)
+    }
+
+    /// A few valid account ids: the demo user's, then three other users'.
+    pub fn user_account_ids(&self) -> Vec<String> {
+        let data = &self.state.data;
+        let mut ids = vec![data.users[0].account_id.clone()];
+        let others = data
+            .workspaces
+            .first()
+            .map(|w| w.members.clone())
+            .unwrap_or_default();
+        ids.extend(
+            others
+                .into_iter()
+                .filter(|&u| u != 0)
+                .filter_map(|u| data.users.get(u as usize))
+                .take(3)
+                .map(|u| u.account_id.clone()),
+        );
+        ids
+    }
+
+    /// Ground truth: the `email` objects of `GET /user/emails`.
+    pub fn emails(&self) -> Vec<Value> {
+        self.state.emails_list()
+    }
+
+    /// Ground truth: the issue-tracker objects (`kind`: `components`, `versions` or
+    /// `milestones`) as served when issue trackers are enabled; empty for a repository
+    /// without an issue tracker or an unknown kind.
+    pub fn issue_objects(&self, workspace: &str, repo: &str, kind: &str) -> Vec<Value> {
+        extras::IssueKind::parse(kind)
+            .and_then(|k| self.state.issue_objects_list(workspace, repo, k).ok())
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the public repositories `GET /repositories` serves when enabled, by
+    /// `created_on`.
+    pub fn public_repositories(&self) -> Vec<Value> {
+        self.state.public_repositories_list(None).unwrap_or_default()
+    }
+
+    /// Switches the issue-tracker endpoints between 410 (removed, the default) and served.
+    pub fn set_issue_trackers(&self, mode: IssueTrackers) {
+        *lock(&self.state.issue_trackers) = mode;
+    }
+
+    /// Serves `GET /repositories` (true) or answers 410 CHANGE-2770 (false, the default).
+    pub fn set_public_repositories_enabled(&self, enabled: bool) {
+        self.state.public_repositories.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Every `/2.0` request whose path starts with `path_prefix` at a segment boundary (e.g.
+    /// `/2.0/repositories/acme/infra` covers that repository and everything under it) answers
+    /// `status` with a Bitbucket JSON error body. The longest matching prefix wins; setting a
+    /// prefix again replaces its status. Applied after faults, before authentication.
+    pub fn set_status_override(&self, path_prefix: &str, status: u16) {
+        let mut list = lock(&self.state.status_overrides);
+        list.retain(|(p, _)| p != path_prefix);
+        list.push((path_prefix.to_string(), status));
+    }
+
+    /// Removes every status override.
+    pub fn clear_status_overrides(&self) {
+        lock(&self.state.status_overrides).clear();
+    }
+
+    // ----- phase 2: faults and OAuth ------------------------------------------------------------
+
+    /// Replaces the faults and restarts their counters.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.state.faults) = faults::FaultState::new(faults);
+    }
+
+    /// The highest number of `/2.0` requests served at once since start or the last reset.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Restarts [`Simulator::max_in_flight`] from the number in flight now.
+    pub fn reset_max_in_flight(&self) {
+        let now = self.state.in_flight.load(Ordering::SeqCst);
+        self.state.max_in_flight.store(now, Ordering::SeqCst);
+    }
+
+    /// The OAuth token endpoint, `http://127.0.0.1:PORT/site/oauth2/access_token`.
+    pub fn oauth_token_url(&self) -> String {
+        format!("http://{}{}", self.addr, oauth::TOKEN_PATH)
+    }
+
+    /// How many OAuth grants were issued (successful token requests).
+    pub fn token_requests(&self) -> usize {
+        self.state.oauth.grants()
+    }
+
+    /// The lifetime (wall-clock seconds) of access tokens issued from now on.
+    pub fn set_token_lifetime_secs(&self, secs: u64) {
+        self.state.oauth.set_lifetime_secs(secs);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

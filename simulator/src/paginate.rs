@@ -7,8 +7,10 @@
 //! are absolute URLs built from the request's `Host` header and path, keeping every other
 //! query parameter unchanged and setting `page`.
 //!
-//! Phase 2: iterator-based pagination (commits, `ctx=` cursors for pull request activity)
-//! belongs in this module too; it needs only a different [`PageLinks`] method.
+//! Iterator-based pagination (commits: `page=<40 hex digits>`) and cursors (pull request
+//! activity: `ctx=<opaque>`) use [`iterator_envelope`] — only `pagelen`, `values` and `next` —
+//! with tokens from [`encode_hash_token`] and [`encode_cursor`]. Tokens are opaque to clients
+//! but checked: a token that was not issued by the simulator is `400 Invalid page`.
 
 use serde_json::{json, Map, Value};
 
@@ -21,6 +23,99 @@ pub const DEFAULT_PAGELEN: usize = 10;
 pub const MAX_PAGELEN: usize = 100;
 /// Maximum `pagelen` of pull request lists.
 pub const MAX_PAGELEN_PULLREQUESTS: usize = 50;
+/// Maximum `pagelen` of pull request activity.
+pub const MAX_PAGELEN_ACTIVITY: usize = 50;
+/// Default `pagelen` of commit lists.
+pub const DEFAULT_PAGELEN_COMMITS: usize = 30;
+/// Default `pagelen` of pull request activity.
+pub const DEFAULT_PAGELEN_ACTIVITY: usize = 20;
+
+/// Reads `pagelen` alone (for iterator and cursor pagination), with a default and a maximum.
+pub fn pagelen_from_query(query: &Query, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query.get("pagelen") {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request("Invalid pagelen")),
+        },
+    }
+}
+
+/// The envelope of iterator-based and cursor pagination: `{"pagelen", "values", "next"?}`.
+pub fn iterator_envelope(values: Vec<Value>, pagelen: usize, next: Option<String>) -> Value {
+    let mut env = Map::new();
+    env.insert("pagelen".into(), json!(pagelen));
+    env.insert("values".into(), Value::Array(values));
+    if let Some(n) = next {
+        env.insert("next".into(), json!(n));
+    }
+    Value::Object(env)
+}
+
+const TOKEN_MASK: u64 = 0x5bd1_e995_9e37_79b9;
+
+fn token_check(value: u64, salt: u64) -> (u64, u32) {
+    let a = crate::prng::mix(value ^ crate::prng::mix(salt ^ 0x2545_f491_4f6c_dd1d));
+    (a, crate::prng::mix(a) as u32)
+}
+
+/// A 40-hex-digit token (it looks like a commit hash) carrying `value`, bound to `salt`.
+pub fn encode_hash_token(value: u64, salt: u64) -> String {
+    let (a, b) = token_check(value, salt);
+    let masked = value ^ TOKEN_MASK ^ crate::prng::mix(salt);
+    format!("{masked:016x}{a:016x}{b:08x}")
+}
+
+/// The value of a token from [`encode_hash_token`] with the same salt.
+pub fn decode_hash_token(token: &str, salt: u64) -> Option<u64> {
+    if token.len() != 40 || !token.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let masked = u64::from_str_radix(&token[..16], 16).ok()?;
+    let a = u64::from_str_radix(&token[16..32], 16).ok()?;
+    let b = u32::from_str_radix(&token[32..], 16).ok()?;
+    let value = masked ^ TOKEN_MASK ^ crate::prng::mix(salt);
+    (token_check(value, salt) == (a, b)).then_some(value)
+}
+
+const CURSOR_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// An opaque cursor (`ctx=`) carrying two numbers, bound to `salt`.
+pub fn encode_cursor(a: u64, b: u64, salt: u64) -> String {
+    let check = crate::prng::mix(a ^ crate::prng::mix(b ^ salt)) as u16;
+    let mut bytes = Vec::with_capacity(18);
+    bytes.extend_from_slice(&(a ^ TOKEN_MASK).to_be_bytes());
+    bytes.extend_from_slice(&(b ^ TOKEN_MASK.rotate_left(17)).to_be_bytes());
+    bytes.extend_from_slice(&check.to_be_bytes());
+    let mut out = String::with_capacity(24);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(char::from(CURSOR_ALPHABET[((n >> shift) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The numbers of a cursor from [`encode_cursor`] with the same salt.
+pub fn decode_cursor(cursor: &str, salt: u64) -> Option<(u64, u64)> {
+    if cursor.len() != 24 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(18);
+    for chunk in cursor.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for &c in chunk {
+            let v = CURSOR_ALPHABET.iter().position(|&x| x == c)? as u32;
+            n = (n << 6) | v;
+        }
+        bytes.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let a = u64::from_be_bytes(bytes[0..8].try_into().ok()?) ^ TOKEN_MASK;
+    let b = u64::from_be_bytes(bytes[8..16].try_into().ok()?) ^ TOKEN_MASK.rotate_left(17);
+    let check = u16::from_be_bytes(bytes[16..18].try_into().ok()?);
+    (check == crate::prng::mix(a ^ crate::prng::mix(b ^ salt)) as u16).then_some((a, b))
+}
 
 /// The requested page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +169,11 @@ pub struct PageLinks {
 }
 
 impl PageLinks {
+    /// The link to the same request with one parameter set (e.g. `ctx` or an iterator `page`).
+    pub fn with_param(&self, name: &str, value: &str) -> String {
+        format!("{}?{}", self.base, self.query.with(name, value).encode())
+    }
+
     /// The link to another page of the same request.
     pub fn page_url(&self, page: usize) -> String {
         format!(
@@ -120,6 +220,22 @@ mod tests {
         assert!(req("pagelen=101", 100).is_err());
         assert!(req("page=0", 100).is_err());
         assert!(req("page=x", 100).is_err());
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        for v in [0u64, 1, 77, u64::MAX] {
+            let t = encode_hash_token(v, 42);
+            assert_eq!(t.len(), 40);
+            assert_eq!(decode_hash_token(&t, 42), Some(v));
+            assert_eq!(decode_hash_token(&t, 43), None);
+            let c = encode_cursor(v, v / 3, 9);
+            assert_eq!(decode_cursor(&c, 9), Some((v, v / 3)));
+            assert_eq!(decode_cursor(&c, 8), None);
+        }
+        assert_eq!(decode_hash_token("2", 42), None);
+        assert_eq!(decode_cursor("not-a-cursor", 1), None);
+        assert_eq!(decode_cursor("AAAAAAAAAAAAAAAAAAAAAAA!", 1), None);
     }
 
     #[test]

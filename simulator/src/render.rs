@@ -62,19 +62,19 @@ pub struct Renderer<'a> {
     pub now: Micros,
 }
 
-const WEB: &str = "https://bitbucket.org";
-const AVATARS: &str = "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net";
+pub(crate) const WEB: &str = "https://bitbucket.org";
+pub(crate) const AVATARS: &str = "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net";
 
-fn href(url: impl Into<String>) -> Value {
+pub(crate) fn href(url: impl Into<String>) -> Value {
     json!({ "href": url.into() })
 }
 
 /// `{…}` → `%7B…%7D`, as Bitbucket writes uuids inside URLs.
-fn uuid_in_url(uuid: &str) -> String {
+pub(crate) fn uuid_in_url(uuid: &str) -> String {
     uuid.replace('{', "%7B").replace('}', "%7D")
 }
 
-fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -89,7 +89,7 @@ fn escape_html(s: &str) -> String {
 }
 
 /// Markdown source and a plausible HTML rendering of it.
-fn rendered_markdown(raw: &str) -> Value {
+pub(crate) fn rendered_markdown(raw: &str) -> Value {
     let html = raw
         .split("\n\n")
         .filter(|p| !p.is_empty())
@@ -165,7 +165,7 @@ impl PrTexts {
     }
 }
 
-fn short_hash(seed: u64, label: &str) -> String {
+pub(crate) fn short_hash(seed: u64, label: &str) -> String {
     SeedBuilder::new(seed).str(label).rng().hex(12)
 }
 
@@ -198,7 +198,7 @@ impl<'a> Renderer<'a> {
         v
     }
 
-    fn workspace_links(&self, ws: &Workspace) -> Value {
+    pub(crate) fn workspace_links(&self, ws: &Workspace) -> Value {
         json!({
             "self": href(format!("{}/workspaces/{}", self.api, ws.slug)),
             "html": href(format!("{WEB}/{}/", ws.slug)),
@@ -274,11 +274,11 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    fn repo_api(&self, repo: &Repo) -> String {
+    pub(crate) fn repo_api(&self, repo: &Repo) -> String {
         format!("{}/repositories/{}", self.api, repo.full_name)
     }
 
-    fn repo_avatar(&self, repo: &Repo) -> Value {
+    pub(crate) fn repo_avatar(&self, repo: &Repo) -> Value {
         href(format!(
             "https://bytebucket.org/ravatar/{}?ts={}",
             uuid_in_url(&repo.uuid),
@@ -343,7 +343,7 @@ impl<'a> Renderer<'a> {
             },
             "workspace": self.workspace_ref(ws),
             "project": project,
-            "mainbranch": { "type": "branch", "name": repo.mainbranch },
+            "mainbranch": if repo.empty { Value::Null } else { json!({ "type": "branch", "name": repo.mainbranch }) },
             "language": repo.language,
             "size": repo.size_at(self.now),
             "has_issues": repo.has_issues,
@@ -373,7 +373,7 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    fn commit_ref(&self, repo: &Repo, hash: &str) -> Value {
+    pub(crate) fn commit_ref(&self, repo: &Repo, hash: &str) -> Value {
         json!({
             "type": "commit",
             "hash": hash,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::server::conn::http1;
@@ -19,7 +19,10 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 
-use crate::api::{ApiRequest, State};
+use crate::api::{is_api_path, ApiRequest, State};
+
+/// The largest request body read (the token endpoint's form); larger bodies are ignored.
+const MAX_BODY: usize = 64 * 1024;
 
 /// A running server thread.
 #[derive(Debug)]
@@ -73,7 +76,7 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, mut shutdow
                     tokio::spawn(async move {
                         let service = service_fn(move |req| {
                             let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(respond(&state, &req)) }
+                            async move { Ok::<_, Infallible>(respond(&state, req).await) }
                         });
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
@@ -87,20 +90,40 @@ async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, mut shutdow
     }
 }
 
-fn respond(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let host = req
-        .headers()
+async fn respond(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let api = is_api_path(parts.uri.path());
+    // Counted from arrival to the end of the added latency.
+    let _in_flight = api.then(|| state.enter());
+    let body = if api {
+        Bytes::new()
+    } else {
+        Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default()
+    };
+    let host = parts
+        .headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
     let api_req = ApiRequest {
-        method: req.method().as_str(),
-        path: req.uri().path(),
-        query: req.uri().query().unwrap_or(""),
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
         host,
-        authorization: req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        authorization: parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        body: &body,
     };
     let out = state.handle(&api_req);
+    if api {
+        let ms = state.latency_ms();
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
     let mut response = Response::new(Full::new(Bytes::from(out.body)));
     *response.status_mut() = StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use bitbucket_simulator::{SimConfig, Simulator};
+use bitbucket_simulator::{Faults, IssueTrackers, SimConfig, Simulator};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
@@ -57,6 +57,54 @@ struct Cli {
     /// Log every request to stderr.
     #[arg(long)]
     verbose: bool,
+    /// Issue-tracker endpoints (components, versions, milestones): `removed` answers 410 Gone
+    /// (Bitbucket removed them on 2026-08-20), `enabled` serves them.
+    #[arg(long, value_parser = parse_issue_trackers, default_value = "removed")]
+    issue_trackers: IssueTrackers,
+    /// Serve `GET /2.0/repositories` (public repositories) instead of 410 CHANGE-2770.
+    #[arg(long)]
+    public_repositories: bool,
+    /// Fault: milliseconds added to every /2.0 response.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fault: every Nth /2.0 request answers 429 (0 = off).
+    #[arg(long, default_value_t = 0)]
+    rate_limit_every: u32,
+    /// Fault: those 429s carry `Retry-After: N`.
+    #[arg(long)]
+    rate_limit_retry_after_secs: Option<u64>,
+    /// Fault: every Nth /2.0 request answers 500, 502 or 503 (0 = off).
+    #[arg(long, default_value_t = 0)]
+    server_error_every: u32,
+    /// Fault: every Nth 200 response body is cut in half (0 = off).
+    #[arg(long, default_value_t = 0)]
+    truncate_every: u32,
+    /// Fault: `next` links point at http://localhost:PORT (another origin).
+    #[arg(long)]
+    cross_origin_next: bool,
+    /// OAuth consumer key accepted by POST /site/oauth2/access_token.
+    #[arg(long, default_value = "demo-client")]
+    oauth_client_id: String,
+    /// OAuth consumer secret.
+    #[arg(long, default_value = "demo-secret")]
+    oauth_client_secret: String,
+    /// A refresh token valid from the start.
+    #[arg(long, default_value = "demo-refresh")]
+    oauth_refresh_token: String,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime_secs: u64,
+    /// Every refresh-token grant returns a new refresh token and invalidates the old one.
+    #[arg(long)]
+    rotate_refresh_tokens: bool,
+}
+
+fn parse_issue_trackers(s: &str) -> Result<IssueTrackers, String> {
+    match s {
+        "removed" => Ok(IssueTrackers::Removed),
+        "enabled" => Ok(IssueTrackers::Enabled),
+        _ => Err("expected `removed` or `enabled`".into()),
+    }
 }
 
 fn parse_anchor(s: &str) -> Result<DateTime<Utc>, String> {
@@ -87,6 +135,21 @@ fn main() -> ExitCode {
     config.seed = cli.seed;
     config.public_api_url = cli.public_api_url;
     config.log_requests = cli.verbose;
+    config.issue_trackers = cli.issue_trackers;
+    config.public_repositories = cli.public_repositories;
+    config.faults = Faults {
+        latency_ms: cli.latency_ms,
+        rate_limit_every: cli.rate_limit_every,
+        rate_limit_retry_after_secs: cli.rate_limit_retry_after_secs,
+        server_error_every: cli.server_error_every,
+        truncate_every: cli.truncate_every,
+        cross_origin_next: cli.cross_origin_next,
+    };
+    config.oauth_client_id = cli.oauth_client_id;
+    config.oauth_client_secret = cli.oauth_client_secret;
+    config.oauth_refresh_token = cli.oauth_refresh_token;
+    config.token_lifetime_secs = cli.token_lifetime_secs;
+    config.rotate_refresh_tokens = cli.rotate_refresh_tokens;
 
     let sim = match Simulator::start_on(config, SocketAddr::new(cli.bind, cli.port)) {
         Ok(sim) => sim,
