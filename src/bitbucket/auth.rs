@@ -44,8 +44,8 @@ impl Credentials {
         }
     }
 
-    /// Puts the credential on a request. OAuth consumers go through a token first; see
-    /// [`super::Client`].
+    /// Puts the credential on a request. OAuth consumers send a token obtained and renewed
+    /// by the client (see [`super::oauth`]), so nothing is added for them here.
     pub(crate) fn apply(&self, request: RequestBuilder) -> RequestBuilder {
         match self {
             Credentials::Bearer(token) => request.bearer_auth(token.expose_secret()),
@@ -53,6 +53,32 @@ impl Credentials {
                 username, password, ..
             } => request.basic_auth(username, Some(password.expose_secret())),
             Credentials::OAuth { .. } => request,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let all = [
+            Credentials::Bearer("bearer-secret-1".to_string().into()),
+            Credentials::Basic {
+                username: "me@example.com".into(),
+                password: "basic-secret-2".to_string().into(),
+                legacy_app_password: false,
+            },
+            Credentials::OAuth {
+                client_id: "client".into(),
+                client_secret: "client-secret-3".to_string().into(),
+                refresh_token: Some("refresh-secret-4".to_string().into()),
+            },
+        ];
+        for credentials in &all {
+            let shown = format!("{credentials:?} {credentials:#?}");
+            assert!(!shown.contains("-secret-"), "{shown}");
         }
     }
 }

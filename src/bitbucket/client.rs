@@ -1,16 +1,22 @@
 //! The HTTP client: builds URLs under `api_url`, sends authenticated GETs under the shared
 //! budget, retries what is worth retrying, and decodes bodies with the JSON path of any bad
-//! value. Credentials only ever go to `api_url`'s origin: `next` links and redirects that
-//! leave it are refused.
+//! value. Credentials only ever go to `api_url`'s origin (and, for an OAuth consumer, to the
+//! token URL; see [`super::oauth`]): `next` links and redirects that leave it are refused.
+//!
+//! Every attempt is measured ([`crate::metrics::http_request`]); what the rate-limit headers
+//! and 429s say goes to the shared [`Budget`].
 
 use std::time::{Duration, Instant};
 
 use reqwest::redirect;
+use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::budget::Budget;
+use super::oauth::OAuth;
 use super::{retry, ApiError, Credentials, Page};
+use crate::metrics;
 
 /// What the client needs from the settings.
 #[derive(Debug)]
@@ -19,6 +25,8 @@ pub struct ClientOptions {
     pub api_url: Url,
     /// How to authenticate.
     pub credentials: Credentials,
+    /// The OAuth 2.0 token endpoint (used by OAuth consumers only).
+    pub oauth_token_url: Url,
     /// The User-Agent header.
     pub user_agent: String,
     /// Timeout of one request.
@@ -38,10 +46,24 @@ pub struct ClientOptions {
 pub struct Client {
     http: reqwest::Client,
     api_url: Url,
-    credentials: Credentials,
+    auth: Auth,
     max_retries: u32,
     backoff_max: Duration,
     budget: Budget,
+}
+
+/// How requests are authenticated: a fixed header, or an OAuth token that is renewed.
+#[derive(Debug)]
+enum Auth {
+    Fixed(Credentials),
+    OAuth(Box<OAuth>),
+}
+
+/// One attempt's outcome, with the OAuth token generation it used (to renew that one on a
+/// 401 "expired").
+struct Attempt<T> {
+    result: Result<T, ApiError>,
+    token_generation: Option<u64>,
 }
 
 /// Scheme, host and port: what "the same origin" compares.
@@ -54,7 +76,7 @@ fn origin(url: &Url) -> (String, Option<String>, Option<u16>) {
 }
 
 /// A URL as shown in messages: scheme, host, port and path, never the query.
-fn shown(url: &Url) -> String {
+pub(super) fn shown(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
@@ -80,7 +102,7 @@ impl Client {
             }
         });
         let http = reqwest::Client::builder()
-            .user_agent(options.user_agent)
+            .user_agent(options.user_agent.as_str())
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(30)))
             .redirect(policy)
@@ -89,17 +111,25 @@ impl Client {
                 endpoint: shown(&options.api_url),
                 reason: format!("cannot set up the HTTP client: {e}"),
             })?;
-        if let Credentials::OAuth { .. } = options.credentials {
-            return Err(ApiError::Auth(
-                "OAuth 2.0 consumers (`client_id` + `client_secret`) are not supported yet; use \
-                 `access_token` or `email` + `api_token`"
-                    .into(),
-            ));
-        }
+        let auth = match options.credentials {
+            Credentials::OAuth {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => Auth::OAuth(Box::new(OAuth::new(
+                &client_id,
+                &client_secret,
+                refresh_token.as_ref(),
+                &options.oauth_token_url,
+                &options.user_agent,
+                options.timeout,
+            )?)),
+            fixed => Auth::Fixed(fixed),
+        };
         Ok(Client {
             http,
             api_url: options.api_url,
-            credentials: options.credentials,
+            auth,
             max_retries: options.max_retries,
             backoff_max: options.backoff_max,
             budget: Budget::new(options.max_concurrency, options.requests_per_hour),
@@ -136,19 +166,43 @@ impl Client {
         Ok(url)
     }
 
-    /// GETs one page of a collection.
+    /// GETs one page of a collection. A page whose `next` link leaves the API's origin is
+    /// refused at once, whether or not the reader would follow it.
     pub async fn get_page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, ApiError> {
-        self.get_json(url).await
+        let page: Page<T> = self.get_json(url).await?;
+        if let Some(next) = &page.next {
+            self.next_url(url, next)?;
+        }
+        Ok(page)
     }
 
-    /// GETs a JSON document, retrying 429, 5xx, network failures and malformed bodies.
+    /// GETs a JSON document, retrying 429, 5xx, network failures and malformed bodies. An
+    /// OAuth token the API calls expired is renewed once per request.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ApiError> {
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
-            match self.get_once(url).await {
+            let Attempt {
+                result,
+                token_generation,
+            } = self.get_once(url).await;
+            match result {
                 Ok(value) => return Ok(value),
+                Err(error) if !renewed && token_expired(&error) && token_generation.is_some() => {
+                    if let (Auth::OAuth(oauth), Some(generation)) = (&self.auth, token_generation) {
+                        tracing::info!(
+                            endpoint = url.path(),
+                            "The OAuth access token expired; renewing it."
+                        );
+                        oauth.expire(generation).await;
+                    }
+                    renewed = true;
+                }
                 Err(error) if error.is_retryable() && attempt < self.max_retries => {
                     let wait = retry::delay(&error, attempt, self.backoff_max);
+                    if error.status() == Some(429) {
+                        self.budget.hold_for(wait);
+                    }
                     tracing::warn!(
                         endpoint = url.path(),
                         attempt = attempt + 1,
@@ -169,18 +223,52 @@ impl Client {
         }
     }
 
-    async fn get_once<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ApiError> {
-        let endpoint = url.path().to_string();
-        let transport = |e: reqwest::Error| ApiError::Transport {
-            endpoint: endpoint.clone(),
-            reason: describe(&e),
-        };
+    /// One attempt: wait for the budget, authenticate, send, read and decode.
+    async fn get_once<T: DeserializeOwned>(&self, url: &Url) -> Attempt<T> {
         let _slot = self.budget.acquire().await;
+        let mut request = self.http.get(url.clone());
+        let mut token_generation = None;
+        match &self.auth {
+            Auth::Fixed(credentials) => request = credentials.apply(request),
+            Auth::OAuth(oauth) => match oauth.bearer().await {
+                Ok(bearer) => {
+                    request = request.bearer_auth(bearer.token.expose_secret());
+                    token_generation = Some(bearer.generation);
+                }
+                Err(error) => {
+                    return Attempt {
+                        result: Err(error),
+                        token_generation,
+                    }
+                }
+            },
+        }
+        Attempt {
+            result: self.send(url, request).await,
+            token_generation,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
+        let endpoint = url.path().to_string();
         let started = Instant::now();
-        let request = self.credentials.apply(self.http.get(url.clone()));
+        let transport = |e: reqwest::Error| {
+            metrics::http_request(&endpoint, None, started.elapsed(), false);
+            ApiError::Transport {
+                endpoint: endpoint.clone(),
+                reason: describe(&e),
+            }
+        };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let wait = retry::server_wait(response.headers());
+        let headers = response.headers();
+        let wait = retry::server_wait(headers);
+        self.budget
+            .observe(retry::near_limit(headers), retry::hourly_limit(headers));
         let body = response.bytes().await.map_err(transport)?;
         tracing::debug!(
             endpoint = %endpoint,
@@ -189,20 +277,48 @@ impl Client {
             millis = started.elapsed().as_millis() as u64,
             "GET"
         );
-        if !status.is_success() {
-            return Err(ApiError::Status {
+        let result = if status.is_success() {
+            decode(&endpoint, &body)
+        } else {
+            Err(ApiError::Status {
                 status: status.as_u16(),
-                endpoint,
+                endpoint: endpoint.clone(),
                 message: error_message(&body, status),
                 retry_after: wait,
-            });
-        }
-        decode(&endpoint, &body)
+            })
+        };
+        metrics::http_request(
+            &endpoint,
+            Some(status.as_u16()),
+            started.elapsed(),
+            result.is_ok(),
+        );
+        result
     }
 }
 
-/// Decodes a body, naming the JSON path of a value of the wrong type.
-pub(crate) fn decode<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
+/// Whether the API refused an OAuth token because it expired (401 "Access token expired").
+fn token_expired(error: &ApiError) -> bool {
+    matches!(error, ApiError::Status { status: 401, message, .. }
+        if message.to_ascii_lowercase().contains("expired"))
+}
+
+/// Decodes a response body as every request does: a value of the wrong type in a known field
+/// is [`ApiError::Data`] naming its JSON path (`values[3].author.uuid`), a body that is not
+/// JSON (truncated, garbled, not UTF-8, nested too deep) is [`ApiError::Malformed`]. Public so
+/// the property tests can feed it arbitrary bodies; it never panics.
+pub fn decode<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
+    // Nearly every body decodes, and tracking the path of every value costs an allocation per
+    // key (a third of the decoding time of a page of pull requests): decode without it first,
+    // and only a body that fails is decoded again to name the path.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
+    decode_with_path(endpoint, body)
+}
+
+/// [`decode`]'s slow path: the same decoding, tracking the JSON path for the error.
+fn decode_with_path<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let malformed = |e: serde_json::Error| ApiError::Malformed {
         endpoint: endpoint.to_string(),
@@ -247,7 +363,7 @@ fn error_message(body: &[u8], status: reqwest::StatusCode) -> String {
 }
 
 /// A reqwest error without its URL, with its causes, on one line.
-fn describe(error: &reqwest::Error) -> String {
+pub(super) fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".into();
     }
@@ -314,6 +430,7 @@ mod tests {
         Client::new(ClientOptions {
             api_url: Url::parse(api).unwrap(),
             credentials: Credentials::Bearer("t".to_string().into()),
+            oauth_token_url: Url::parse("https://bitbucket.org/site/oauth2/access_token").unwrap(),
             user_agent: "test".into(),
             timeout: Duration::from_secs(5),
             max_retries: 0,
@@ -322,6 +439,22 @@ mod tests {
             requests_per_hour: 0,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn only_an_expired_token_is_renewed() {
+        let status = |status: u16, message: &str| ApiError::Status {
+            status,
+            endpoint: "/2.0/user".into(),
+            message: message.into(),
+            retry_after: None,
+        };
+        assert!(token_expired(&status(
+            401,
+            "Access token expired. Use your refresh token to obtain a new access token."
+        )));
+        assert!(!token_expired(&status(401, "Invalid credentials")));
+        assert!(!token_expired(&status(403, "Token expired")));
     }
 
     #[test]

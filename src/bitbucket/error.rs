@@ -61,9 +61,33 @@ pub enum ApiError {
         /// The request path.
         endpoint: String,
     },
-    /// The credentials could not be turned into a usable token.
-    #[error("{0}")]
-    Auth(String),
+    /// The OAuth token endpoint refused the grant: the consumer, its secret or the refresh
+    /// token is wrong, revoked or lacks a permission. Retrying cannot help.
+    #[error(
+        "the OAuth token endpoint {url} refused the {grant} grant: {code}{} (check `client_id`, `client_secret`{})",
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+        if *grant == "refresh-token" { " and `refresh_token`" } else { "" }
+    )]
+    TokenRefused {
+        /// The token endpoint (no query).
+        url: String,
+        /// `refresh-token` or `client-credentials`.
+        grant: &'static str,
+        /// The OAuth error code (`invalid_grant`), or the HTTP status when the answer had none.
+        code: String,
+        /// The server's `error_description`, with any configured secret masked.
+        description: Option<String>,
+    },
+    /// The token request got no usable answer (network failure, 429 or 5xx, a garbled body).
+    #[error("OAuth token request to {url} failed: {reason}")]
+    Token {
+        /// The token endpoint (no query).
+        url: String,
+        /// What went wrong, secret-free.
+        reason: String,
+        /// Whether trying again may help (network failures, 429, 5xx).
+        retryable: bool,
+    },
     /// Retries ran out.
     #[error("{last} (gave up after {retries} retries)")]
     Exhausted {
@@ -85,11 +109,12 @@ impl ApiError {
     }
 
     /// Whether trying the same request again may succeed: 429, 5xx, network failures and
-    /// malformed bodies.
+    /// malformed bodies (of the API or of the OAuth token endpoint).
     pub fn is_retryable(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => *status == 429 || *status >= 500,
             ApiError::Transport { .. } | ApiError::Malformed { .. } => true,
+            ApiError::Token { retryable, .. } => *retryable,
             _ => false,
         }
     }

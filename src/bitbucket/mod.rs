@@ -1,5 +1,5 @@
-//! Bitbucket Cloud REST API 2.0 over HTTP: the client, credentials, pagination envelope,
-//! retries and the request budget. Nothing here knows about Singer.
+//! Bitbucket Cloud REST API 2.0 over HTTP: the client, credentials (and OAuth 2.0 tokens),
+//! pagination envelope, retries and the request budget. Nothing here knows about Singer.
 //!
 //! API facts this module relies on (see the README and `../shared/reference`):
 //! - collections come in a page envelope `{values, next, page, pagelen, size}`; `next` is
@@ -12,11 +12,12 @@ mod auth;
 mod budget;
 mod client;
 mod error;
+mod oauth;
 mod page;
 mod retry;
 
 pub use auth::Credentials;
-pub use client::{Client, ClientOptions};
+pub use client::{decode, Client, ClientOptions};
 pub use error::ApiError;
 pub use page::Page;
 
