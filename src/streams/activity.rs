@@ -16,8 +16,7 @@ use sha2::{Digest, Sha256};
 use super::newest_first::{self, DatedRecord};
 use super::pullrequests::PullRequestEndpoint;
 use super::{
-    Account, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, Scope, StreamDef, StreamError,
-    Timestamp,
+    Account, Links, PartitionRun, RenderedText, RepositoryKeys, Scope, StreamDef, StreamError, Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
@@ -197,7 +196,12 @@ impl ActivityRecord {
             return Some(("approval", a.date.clone(), micros(&a.date), uuid(&a.user)));
         }
         if let Some(r) = &self.changes_requested {
-            return Some(("changes_requested", r.date.clone(), micros(&r.date), uuid(&r.user)));
+            return Some((
+                "changes_requested",
+                r.date.clone(),
+                micros(&r.date),
+                uuid(&r.user),
+            ));
         }
         if let Some(u) = &self.update {
             return Some(("update", u.date.clone(), micros(&u.date), uuid(&u.author)));
@@ -215,17 +219,19 @@ impl DatedRecord for ActivityRecord {
     }
 }
 
-impl RepositoryKeys for ActivityRecord {
-    fn set_repository_keys(&mut self, repo: &RepositoryInfo) {
-        self.workspace_slug.clone_from(&repo.workspace);
-        self.repository_slug.clone_from(&repo.slug);
-        self.repository_uuid.clone_from(&repo.uuid);
-    }
-}
+super::repository_keys!(ActivityRecord);
 
 /// The synthetic id of an activity item.
-pub fn activity_id(repository_uuid: &str, pullrequest_id: i64, kind: &str, x: &str, actor_uuid: &str) -> String {
-    let digest = Sha256::digest(format!("{repository_uuid}|{pullrequest_id}|{kind}|{x}|{actor_uuid}"));
+pub fn activity_id(
+    repository_uuid: &str,
+    pullrequest_id: i64,
+    kind: &str,
+    x: &str,
+    actor_uuid: &str,
+) -> String {
+    let digest = Sha256::digest(format!(
+        "{repository_uuid}|{pullrequest_id}|{kind}|{x}|{actor_uuid}"
+    ));
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -243,9 +249,13 @@ pub const PULLREQUEST_ACTIVITY: StreamDef = StreamDef {
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let repo = run.repository()?.clone();
-    let mut url = run
-        .client
-        .url(&["repositories", &repo.workspace, &repo.slug, "pullrequests", "activity"]);
+    let mut url = run.client.url(&[
+        "repositories",
+        &repo.workspace,
+        &repo.slug,
+        "pullrequests",
+        "activity",
+    ]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));
     newest_first::read(&run, url, "event_time", chrono::Duration::zero(), |a: &mut ActivityRecord| {
@@ -275,7 +285,9 @@ mod tests {
     fn activity_ids_are_stable_hex_sha256() {
         let id = activity_id("{r}", 7, "comment", "42", "{u}");
         assert_eq!(id.len(), 64);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(id, activity_id("{r}", 7, "comment", "42", "{u}"));
         assert_ne!(id, activity_id("{r}", 7, "comment", "43", "{u}"));
     }

@@ -10,8 +10,8 @@ use serde_with::skip_serializing_none;
 use super::newest_first::{self, DatedRecord};
 use super::pullrequests::Participant;
 use super::{
-    Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, RepositoryRef, Scope,
-    StreamDef, StreamError, Timestamp,
+    Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope, StreamDef,
+    StreamError, Timestamp,
 };
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
@@ -73,13 +73,7 @@ impl DatedRecord for CommitRecord {
     }
 }
 
-impl RepositoryKeys for CommitRecord {
-    fn set_repository_keys(&mut self, repo: &RepositoryInfo) {
-        self.workspace_slug.clone_from(&repo.workspace);
-        self.repository_slug.clone_from(&repo.slug);
-        self.repository_uuid.clone_from(&repo.uuid);
-    }
-}
+super::repository_keys!(CommitRecord);
 
 /// `commits`: incremental on `date`, newest first with a lookback, one partition per
 /// repository.
@@ -95,8 +89,11 @@ pub const COMMITS: StreamDef = StreamDef {
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let repo = run.repository()?.clone();
-    let mut url = run.client.url(&["repositories", &repo.workspace, &repo.slug, "commits"]);
-    url.query_pairs_mut().append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+    let mut url = run
+        .client
+        .url(&["repositories", &repo.workspace, &repo.slug, "commits"]);
+    url.query_pairs_mut()
+        .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let lookback = Duration::days(i64::from(run.settings.commits_lookback_days));
     newest_first::read(&run, url, "date", lookback, |c: &mut CommitRecord| {
         c.set_repository_keys(&repo);

@@ -1,6 +1,6 @@
-//! API object shapes shared by several streams (accounts, condensed repositories, branches,
-//! commits, links), typed leniently: every field the API may omit or null is optional, and
-//! fields we do not know are dropped.
+//! API object shapes shared by several streams (accounts and users, groups, full and condensed
+//! repositories, branches, commits, links), typed leniently: every field the API may omit or
+//! null is optional, and fields we do not know are dropped.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -137,4 +137,112 @@ pub struct RenderedText {
     pub markup: Option<String>,
     /// The rendered HTML.
     pub html: Option<String>,
+}
+
+/// A user account as a resource of its own (`GET /user`, `GET /users/{account}`, the watcher
+/// list): the fields of [`Account`], but with `uuid` required, because the records built from
+/// it are keyed on it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct User {
+    /// `user`, `team` or `app_user`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The account UUID, in braces (key).
+    pub uuid: String,
+    /// The Atlassian account id (absent for some non-human actors).
+    pub account_id: Option<String>,
+    /// The display name.
+    pub display_name: Option<String>,
+    /// The nickname.
+    pub nickname: Option<String>,
+    /// The user name (teams and workspaces still carry one; users no longer do).
+    pub username: Option<String>,
+    /// Account status (`active`), on full objects.
+    pub account_status: Option<String>,
+    /// When the account was created (omitted for private profiles).
+    pub created_on: Option<Timestamp>,
+    /// Whether two-factor authentication is on (often null).
+    pub has_2fa_enabled: Option<bool>,
+    /// Whether the account is Atlassian staff.
+    pub is_staff: Option<bool>,
+    /// The profile's location (omitted for private profiles).
+    pub location: Option<String>,
+    /// The profile's website (omitted for private profiles).
+    pub website: Option<String>,
+    /// Links (`self`, `html`, `avatar`).
+    pub links: Option<Links>,
+}
+
+/// A user group of a workspace, as embedded in group permissions and branch restrictions.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Group {
+    /// `group`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The group name.
+    pub name: Option<String>,
+    /// The group slug (ASCII form of the name, unique in its workspace).
+    pub slug: Option<String>,
+    /// `workspace:slug`.
+    pub full_slug: Option<String>,
+    /// The account owning the group (the workspace, for groups of current workspaces).
+    pub owner: Option<Account>,
+    /// The workspace of the group.
+    pub workspace: Option<WorkspaceRef>,
+    /// Links (`self`, `html`).
+    pub links: Option<Links>,
+}
+
+/// A full repository object, as the fork list and the (removed) global repository list send
+/// it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Repository {
+    /// `repository`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The repository UUID (survives renames).
+    pub uuid: String,
+    /// `workspace/slug`.
+    pub full_name: Option<String>,
+    /// The display name.
+    pub name: Option<String>,
+    /// The URL slug.
+    pub slug: Option<String>,
+    /// The description.
+    pub description: Option<String>,
+    /// Whether the repository is private.
+    pub is_private: Option<bool>,
+    /// `git`.
+    pub scm: Option<String>,
+    /// The owner (deprecated by Bitbucket in favour of `workspace`, still sent).
+    pub owner: Option<Account>,
+    /// The workspace.
+    pub workspace: Option<WorkspaceRef>,
+    /// The project.
+    pub project: Option<ProjectRef>,
+    /// The main branch.
+    pub mainbranch: Option<BranchRef>,
+    /// The repository this one was forked from.
+    pub parent: Option<RepositoryRef>,
+    /// The main language.
+    pub language: Option<String>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+    /// Whether the (removed) issue tracker was enabled.
+    pub has_issues: Option<bool>,
+    /// Whether the (removed) wiki was enabled.
+    pub has_wiki: Option<bool>,
+    /// `allow_forks`, `no_public_forks` or `no_forks`.
+    pub fork_policy: Option<String>,
+    /// The website.
+    pub website: Option<String>,
+    /// When the repository was created.
+    pub created_on: Option<Timestamp>,
+    /// When the repository was last updated.
+    pub updated_on: Option<Timestamp>,
+    /// Links (`clone` is a list of `{name, href}`).
+    pub links: Option<Links>,
 }

@@ -14,8 +14,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
+use super::paged::follow_next;
 use super::{PartitionRun, StreamError, Timestamp};
-use crate::bitbucket::{ApiError, Page};
+use crate::bitbucket::Page;
 use crate::sync::bbql_datetime;
 
 /// A record the keyset reader can page through.
@@ -98,14 +99,7 @@ where
         }
         if !advanced {
             // The whole page sat at the cursor's timestamp: only the page link moves on.
-            let next = run.client.next_url(&url, &next)?;
-            if !followed.insert(next.to_string()) {
-                return Err(ApiError::PaginationLoop {
-                    endpoint: url.path().to_string(),
-                }
-                .into());
-            }
-            follow = Some(next);
+            follow = Some(follow_next(run, &url, &next, &mut followed)?);
         }
     }
     Ok(())

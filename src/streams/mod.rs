@@ -8,12 +8,18 @@
 mod activity;
 mod commits;
 mod common;
+mod issues;
 mod keyset;
 mod newest_first;
 mod paged;
+mod permissions;
+mod public;
 mod pullrequests;
 mod repositories;
+mod restrictions;
+mod social;
 mod source;
+mod users;
 mod workspaces;
 
 use std::future::Future;
@@ -33,8 +39,10 @@ pub use pullrequests::PullRequestRecord;
 pub use repositories::RepositoryRecord;
 pub use workspaces::{WorkspaceMemberRecord, WorkspaceRecord};
 
-/// Every stream, in sync order. Workspace-level streams first, then repository-level ones,
-/// so the repository listing they share is made once.
+/// Every stream, in sync order: workspace-level streams first, then repository-level ones
+/// (so the repository listing they share is made once, and a repository found closed to the
+/// credential by an early stream is not requested by later ones), then the streams read once
+/// per run (user-level ones and the global public list).
 pub static REGISTRY: &[StreamDef] = &[
     workspaces::WORKSPACES,
     workspaces::WORKSPACE_MEMBERS,
@@ -43,6 +51,17 @@ pub static REGISTRY: &[StreamDef] = &[
     activity::PULLREQUEST_ACTIVITY,
     commits::COMMITS,
     source::DIRECTORY_CONTENTS,
+    restrictions::BRANCH_RESTRICTIONS,
+    social::FORKS,
+    social::WATCHERS,
+    permissions::REPOSITORY_PERMISSIONS,
+    permissions::GROUP_PERMISSIONS,
+    issues::ISSUE_COMPONENTS,
+    issues::ISSUE_VERSIONS,
+    issues::ISSUE_MILESTONES,
+    users::USERS,
+    users::ACCOUNT_EMAILS,
+    public::PUBLIC_REPOSITORIES,
 ];
 
 /// What a stream's partitions are.
@@ -52,6 +71,10 @@ pub enum Scope {
     Workspace,
     /// One partition per repository.
     Repository,
+    /// One partition with an empty context, read once per run: streams that belong to no
+    /// workspace (the authenticated user's `users` and `account_emails`, the global
+    /// `public_repositories` list).
+    Global,
 }
 
 /// How a stream's reader is called: once per partition.
@@ -133,16 +156,20 @@ pub enum Partition {
     Workspace(WorkspaceInfo),
     /// A repository.
     Repository(RepositoryInfo),
+    /// The one partition of a [`Scope::Global`] stream.
+    Global,
 }
 
 impl Partition {
-    /// The state context: `{"workspace": …}` or `{"workspace": …, "repository": …}`.
+    /// The state context: `{"workspace": …}`, `{"workspace": …, "repository": …}`, or empty
+    /// (a global stream, whose bookmark is unpartitioned).
     pub fn context(&self) -> Context {
         match self {
             Partition::Workspace(ws) => Context::new().with("workspace", &ws.slug),
             Partition::Repository(repo) => Context::new()
                 .with("workspace", &repo.workspace)
                 .with("repository", &repo.slug),
+            Partition::Global => Context::new(),
         }
     }
 }
@@ -170,11 +197,12 @@ impl PartitionRun {
         self.settings.page_size.map_or(max, |p| p.min(max)).to_string()
     }
 
-    /// The workspace of this partition.
+    /// The workspace of this partition (empty for a global stream).
     pub fn workspace(&self) -> &str {
         match &self.partition {
             Partition::Workspace(ws) => &ws.slug,
             Partition::Repository(repo) => &repo.workspace,
+            Partition::Global => "",
         }
     }
 
@@ -182,7 +210,7 @@ impl PartitionRun {
     pub fn repository(&self) -> Result<&RepositoryInfo, StreamError> {
         match &self.partition {
             Partition::Repository(repo) => Ok(repo),
-            Partition::Workspace(_) => Err(StreamError::Internal(format!(
+            Partition::Workspace(_) | Partition::Global => Err(StreamError::Internal(format!(
                 "stream `{}` needs a repository partition",
                 self.emitter.stream()
             ))),
@@ -209,3 +237,17 @@ pub trait RepositoryKeys {
     /// Fills `workspace_slug`, `repository_slug` and `repository_uuid`.
     fn set_repository_keys(&mut self, repo: &RepositoryInfo);
 }
+
+/// Implements [`RepositoryKeys`] for record types with the three parent-key fields.
+macro_rules! repository_keys {
+    ($($record:ty),+ $(,)?) => {$(
+        impl $crate::streams::RepositoryKeys for $record {
+            fn set_repository_keys(&mut self, repo: &$crate::streams::RepositoryInfo) {
+                self.workspace_slug.clone_from(&repo.workspace);
+                self.repository_slug.clone_from(&repo.slug);
+                self.repository_uuid.clone_from(&repo.uuid);
+            }
+        }
+    )+};
+}
+pub(crate) use repository_keys;

@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
+use super::paged::follow_next;
 use super::{PartitionRun, StreamError};
-use crate::bitbucket::{ApiError, Page};
+use crate::bitbucket::Page;
 
 /// A record of a newest-first collection.
 pub trait DatedRecord: DeserializeOwned + Serialize + Send {
@@ -73,14 +74,7 @@ where
         }
         run.emitter.records(&emit).await?;
         let Some(next) = page.next else { break };
-        let next = run.client.next_url(&url, &next)?;
-        if !followed.insert(next.to_string()) {
-            return Err(ApiError::PaginationLoop {
-                endpoint: url.path().to_string(),
-            }
-            .into());
-        }
-        url = next;
+        url = follow_next(run, &url, &next, &mut followed)?;
     }
     if let Some(value) = newest.and_then(|n| window.bookmark_value(n)) {
         run.emitter.bookmark(&run.context, field, value).await?;

@@ -8,8 +8,8 @@ use serde_with::skip_serializing_none;
 
 use super::keyset::{self, KeysetRecord};
 use super::{
-    Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys,
-    RepositoryRef, Scope, StreamDef, StreamError, Timestamp,
+    Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope,
+    StreamDef, StreamError, Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
@@ -129,13 +129,7 @@ impl KeysetRecord for PullRequestRecord {
     }
 }
 
-impl RepositoryKeys for PullRequestRecord {
-    fn set_repository_keys(&mut self, repo: &RepositoryInfo) {
-        self.workspace_slug.clone_from(&repo.workspace);
-        self.repository_slug.clone_from(&repo.slug);
-        self.repository_uuid.clone_from(&repo.uuid);
-    }
-}
+super::repository_keys!(PullRequestRecord);
 
 /// `pullrequests`: incremental on `updated_on`, one partition per repository.
 pub const PULLREQUESTS: StreamDef = StreamDef {

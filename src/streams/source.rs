@@ -9,8 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::{CommitRef, Links, PartitionRun, RepositoryInfo, RepositoryKeys, Scope, StreamDef, StreamError};
-use crate::bitbucket::{ApiError, Page, MAX_PAGELEN};
+use super::paged::follow_next;
+use super::{CommitRef, Links, PartitionRun, RepositoryKeys, Scope, StreamDef, StreamError};
+use crate::bitbucket::{Page, MAX_PAGELEN};
 use crate::singer::record_schema;
 
 /// A file or directory (`GET /repositories/{workspace}/{repo}/src/{ref}/{path}/`).
@@ -48,13 +49,7 @@ pub struct TreeEntryRecord {
     pub links: Option<Links>,
 }
 
-impl RepositoryKeys for TreeEntryRecord {
-    fn set_repository_keys(&mut self, repo: &RepositoryInfo) {
-        self.workspace_slug.clone_from(&repo.workspace);
-        self.repository_slug.clone_from(&repo.slug);
-        self.repository_uuid.clone_from(&repo.uuid);
-    }
-}
+super::repository_keys!(TreeEntryRecord);
 
 /// `directory_contents`: FULL_TABLE, one partition per repository.
 pub const DIRECTORY_CONTENTS: StreamDef = StreamDef {
@@ -88,14 +83,19 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         segments.extend(dir.split('/').filter(|s| !s.is_empty()));
         segments.push(""); // the trailing slash lists the directory
         let mut url = run.client.url(&segments);
-        url.query_pairs_mut().append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+        url.query_pairs_mut()
+            .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
         let mut seen = std::collections::HashSet::new();
         loop {
             let page: Page<TreeEntryRecord> = run.client.get_page(&url).await?;
             let mut entries = page.values;
             for entry in &mut entries {
                 entry.set_repository_keys(&repo);
-                entry.commit_hash = entry.commit.as_ref().and_then(|c| c.hash.clone()).unwrap_or_default();
+                entry.commit_hash = entry
+                    .commit
+                    .as_ref()
+                    .and_then(|c| c.hash.clone())
+                    .unwrap_or_default();
                 let is_dir = entry.kind.as_deref() == Some("commit_directory");
                 if is_dir && (max_depth == 0 || depth < max_depth) {
                     queue.push_back((entry.path.clone(), depth + 1));
@@ -104,21 +104,18 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
             // List every later directory at the commit the first page resolved the ref to,
             // so a branch that moves mid-walk cannot mix two trees.
             if !resolved {
-                if let Some(hash) = entries.iter().find(|e| !e.commit_hash.is_empty()).map(|e| e.commit_hash.clone()) {
+                if let Some(hash) = entries
+                    .iter()
+                    .find(|e| !e.commit_hash.is_empty())
+                    .map(|e| e.commit_hash.clone())
+                {
                     git_ref = hash;
                     resolved = true;
                 }
             }
             run.emitter.records(&entries).await?;
             let Some(next) = page.next else { break };
-            let next = run.client.next_url(&url, &next)?;
-            if !seen.insert(next.to_string()) {
-                return Err(ApiError::PaginationLoop {
-                    endpoint: url.path().to_string(),
-                }
-                .into());
-            }
-            url = next;
+            url = follow_next(&run, &url, &next, &mut seen)?;
         }
     }
     Ok(())

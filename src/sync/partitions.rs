@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -23,20 +23,22 @@ pub struct RepositoryFilter {
 #[derive(Debug)]
 struct Pattern {
     text: String,
-    matcher: GlobMatcher,
+    /// A set of one glob: building a set reports a pattern whose regex cannot be compiled as
+    /// an error, where `Glob::compile_matcher` would panic.
+    matcher: GlobSet,
     with_workspace: bool,
     literal: bool,
 }
 
 impl Pattern {
     fn new(text: &str) -> Result<Pattern, globset::Error> {
-        let glob: Glob = GlobBuilder::new(text)
+        let glob = GlobBuilder::new(text)
             .case_insensitive(true)
             .literal_separator(false)
             .build()?;
         Ok(Pattern {
             text: text.to_string(),
-            matcher: glob.compile_matcher(),
+            matcher: GlobSetBuilder::new().add(glob).build()?,
             with_workspace: text.contains('/'),
             literal: !text.contains(['*', '?', '[', '{']),
         })
@@ -215,6 +217,9 @@ pub async fn list_repositories(
         }
         tracing::warn!("The repository pattern `{}` matches no repository.", pattern.text);
     }
+    // Sharding applies after the checks above: a literal name in another shard exists.
+    let shard = super::Shard::of(settings);
+    out.retain(|r| shard.owns_repository(&r.workspace, &r.slug));
     Ok(out)
 }
 

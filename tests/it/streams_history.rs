@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, assert_same_object, bookmark, config_for, simulator, ts, Run, Scratch};
+use crate::harness::{
+    assert_protocol, assert_same_object, bookmark, config_for, simulator, ts, Run, Scratch,
+};
 
 const ADDED: &[&str] = &["workspace_slug", "repository_slug", "repository_uuid"];
 
@@ -53,7 +55,11 @@ fn by_repo<'a>(run: &'a Run, stream: &str) -> BTreeMap<(String, String), Vec<&'a
 fn repos(sim: &bitbucket_simulator::Simulator) -> Vec<(String, String)> {
     sim.workspace_slugs()
         .into_iter()
-        .flat_map(|ws| sim.repository_slugs(&ws).into_iter().map(move |r| (ws.clone(), r)))
+        .flat_map(|ws| {
+            sim.repository_slugs(&ws)
+                .into_iter()
+                .map(move |r| (ws.clone(), r))
+        })
         .collect()
 }
 
@@ -71,7 +77,12 @@ fn commits_arrive_exactly_and_reruns_miss_none() {
         assert_eq!(emitted.len(), served.len(), "commits of {ws}/{repo}");
         for (record, object) in emitted.iter().zip(&served) {
             assert_eq!(record["hash"], object["hash"], "graph order is kept");
-            assert_same_object(record, ADDED, object, &format!("commit {ws}/{repo}@{}", object["hash"]));
+            assert_same_object(
+                record,
+                ADDED,
+                object,
+                &format!("commit {ws}/{repo}@{}", object["hash"]),
+            );
         }
         total += served.len();
     }
@@ -103,7 +114,11 @@ fn commits_arrive_exactly_and_reruns_miss_none() {
             let key = format!("{}@{}", uuid, c["hash"]);
             if !seen.contains(&key) {
                 new += 1;
-                assert!(again.contains(&key), "new commit {ws}/{repo}@{} was missed", c["hash"]);
+                assert!(
+                    again.contains(&key),
+                    "new commit {ws}/{repo}@{} was missed",
+                    c["hash"]
+                );
             }
         }
         if let Some(mark) = bookmark(&state, "commits", &ws, Some(&repo)) {
@@ -115,7 +130,10 @@ fn commits_arrive_exactly_and_reruns_miss_none() {
                 .filter(|r| r["repository_slug"] == repo.as_str() && r["workspace_slug"] == ws.as_str())
                 .filter(|r| ts(r["date"].as_str().unwrap()) < floor)
                 .count();
-            assert!(older <= 100, "{ws}/{repo}: {older} commits below the lookback were re-read");
+            assert!(
+                older <= 100,
+                "{ws}/{repo}: {older} commits below the lookback were re-read"
+            );
         }
     }
     assert!(new > 0, "the clock move adds commits");
@@ -139,7 +157,9 @@ fn activity_has_stable_ids_and_every_item() {
             let id = record["id"].as_str().unwrap();
             assert_eq!(id.len(), 64);
             let expected_time = match kind {
-                "comment" => item["comment"]["updated_on"].as_str().or(item["comment"]["created_on"].as_str()),
+                "comment" => item["comment"]["updated_on"]
+                    .as_str()
+                    .or(item["comment"]["created_on"].as_str()),
                 other => item[other]["date"].as_str(),
             };
             assert_eq!(record["event_time"].as_str(), expected_time);
@@ -168,8 +188,14 @@ fn activity_has_stable_ids_and_every_item() {
     let full = run(&scratch, &["pullrequest_activity"], &config, None);
     let new: BTreeSet<String> = ids(&full).difference(&ids(&first)).cloned().collect();
     assert!(!new.is_empty(), "the clock move adds activity");
-    assert!(new.is_subset(&ids(&later)), "a rerun from state misses new activity");
-    assert!(ids(&later).len() < ids(&full).len(), "a rerun from state does not re-read everything");
+    assert!(
+        new.is_subset(&ids(&later)),
+        "a rerun from state misses new activity"
+    );
+    assert!(
+        ids(&later).len() < ids(&full).len(),
+        "a rerun from state does not re-read everything"
+    );
 }
 
 #[test]
@@ -186,11 +212,22 @@ fn directory_contents_walks_the_whole_tree_or_one_level() {
         let emitted = got.get(&(ws.clone(), repo.clone())).cloned().unwrap_or_default();
         if sim.main_branch(&ws, &repo).is_none() {
             assert!(emitted.is_empty());
-            assert!(whole.stderr.contains(&format!("{ws}/{repo}")), "an empty repository is named in a warning");
+            assert!(
+                whole.stderr.contains(&format!("{ws}/{repo}")),
+                "an empty repository is named in a warning"
+            );
             continue;
         }
-        let paths = |v: Vec<&Value>| v.iter().map(|e| e["path"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>();
-        assert_eq!(paths(emitted.clone()), paths(served.iter().collect()), "tree of {ws}/{repo}");
+        let paths = |v: Vec<&Value>| {
+            v.iter()
+                .map(|e| e["path"].as_str().unwrap().to_string())
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(
+            paths(emitted.clone()),
+            paths(served.iter().collect()),
+            "tree of {ws}/{repo}"
+        );
         for record in &emitted {
             assert_eq!(record["commit_hash"], record["commit"]["hash"]);
             let object = served.iter().find(|s| s["path"] == record["path"]).unwrap();
@@ -203,7 +240,11 @@ fn directory_contents_walks_the_whole_tree_or_one_level() {
     config["src_max_depth"] = json!(1);
     let top = run(&scratch, &["directory_contents"], &config, None);
     for r in top.records("directory_contents") {
-        assert!(!r["path"].as_str().unwrap().contains('/'), "depth 1 lists the root only: {}", r["path"]);
+        assert!(
+            !r["path"].as_str().unwrap().contains('/'),
+            "depth 1 lists the root only: {}",
+            r["path"]
+        );
     }
     assert!(!top.records("directory_contents").is_empty());
 }

@@ -1,0 +1,99 @@
+//! `public_repositories` (legacy "List All Public Repositories"): Bitbucket's global list of
+//! public repositories, `GET /repositories?after=…`, in creation order.
+//!
+//! Bitbucket removed that list (CHANGE-2770): it answers 410, which `crate::sync` turns into
+//! one warning naming the replacement (`repositories` per workspace). The reader stays, not
+//! selected by default, for the legacy report's sake and for servers that still answer.
+//!
+//! It is incremental on `created_on` with one unpartitioned bookmark
+//! (`bookmarks.public_repositories.replication_key_value`). `after` is exclusive, so the
+//! request asks for the window's lower bound minus one second and records below the bound are
+//! dropped here; a STATE follows every page, since pages come in creation order.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+
+use super::paged::follow_next;
+use super::{PartitionRun, Repository, Scope, StreamDef, StreamError, Timestamp};
+use crate::bitbucket::{Page, MAX_PAGELEN};
+use crate::singer::record_schema;
+
+/// A `public_repositories` record: the repository object exactly as the API sends it (keyed
+/// on `uuid`; no parent keys, since the list spans every workspace).
+pub type PublicRepositoryRecord = Repository;
+
+/// The replication key.
+const REPLICATION_KEY: &str = "created_on";
+
+/// `public_repositories`: INCREMENTAL on `created_on`, one unpartitioned bookmark.
+pub const PUBLIC_REPOSITORIES: StreamDef = StreamDef {
+    name: "public_repositories",
+    key_properties: &["uuid"],
+    replication_key: Some(REPLICATION_KEY),
+    selected_by_default: false,
+    scope: Scope::Global,
+    schema: record_schema::<PublicRepositoryRecord>,
+    read: |run| Box::pin(read(run)),
+};
+
+/// The `after` value for a window starting at `lower`: one second earlier (the parameter is
+/// exclusive), in the form the API documents (`YYYY-MM-DDTHH:mm:ss.sssZ`).
+fn after_parameter(lower: DateTime<Utc>) -> String {
+    (lower - Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+async fn read(run: PartitionRun) -> Result<(), StreamError> {
+    let window = run.window;
+    let mut url = run.client.url(&["repositories"]);
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
+        if let Some(lower) = window.lower {
+            query.append_pair("after", &after_parameter(lower));
+        }
+    }
+    let mut followed = HashSet::new();
+    let mut newest: Option<DateTime<Utc>> = None;
+    loop {
+        let page: Page<PublicRepositoryRecord> = run.client.get_page(&url).await?;
+        let mut reached_end = false;
+        let mut records = Vec::with_capacity(page.values.len());
+        for record in page.values {
+            // A record without a parseable creation time cannot be placed: emit it.
+            if let Some(at) = record.created_on.as_ref().and_then(Timestamp::parse) {
+                if window.end.is_some_and(|end| at >= end) {
+                    reached_end = true;
+                    continue;
+                }
+                if window.lower.is_some_and(|lower| at < lower) {
+                    continue;
+                }
+                newest = newest.max(Some(at));
+            }
+            records.push(record);
+        }
+        run.emitter.records(&records).await?;
+        if let Some(value) = newest.and_then(|at| window.bookmark_value(at)) {
+            run.emitter.bookmark(&run.context, REPLICATION_KEY, value).await?;
+        }
+        // Creation order: once past `end_date`, every later page is too.
+        let Some(next) = page.next.filter(|_| !reached_end) else {
+            return Ok(());
+        };
+        url = follow_next(&run, &url, &next, &mut followed)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_is_one_second_below_the_lower_bound() {
+        let lower = DateTime::parse_from_rfc3339("2026-03-01T00:00:00.250+00:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(after_parameter(lower), "2026-02-28T23:59:59.250Z");
+    }
+}

@@ -1,0 +1,66 @@
+//! `branch_restrictions` (legacy "List Branch Restriction"): the branch permissions and merge
+//! checks of each repository. Only repository admins may read them; for anyone else the
+//! endpoint answers 403 and the partition is skipped with a warning (see `crate::sync`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use super::paged::read_repository_collection;
+use super::{Account, Group, Links, PartitionRun, Scope, StreamDef, StreamError};
+use crate::singer::record_schema;
+
+/// A branch restriction (`GET /repositories/{workspace}/{repo}/branch-restrictions`).
+#[skip_serializing_none]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct BranchRestrictionRecord {
+    /// The workspace of the repository it was read from.
+    #[serde(skip_deserializing)]
+    pub workspace_slug: String,
+    /// The repository it was read from.
+    #[serde(skip_deserializing)]
+    pub repository_slug: String,
+    /// That repository's UUID (key).
+    #[serde(skip_deserializing)]
+    pub repository_uuid: String,
+    /// `branchrestriction` (the API's `type`; named apart from `kind`, the restriction).
+    #[serde(rename = "type")]
+    pub object_type: Option<String>,
+    /// The id, unique within the repository (key).
+    pub id: i64,
+    /// What is restricted (`push`, `require_approvals_to_merge`, …; Bitbucket keeps adding
+    /// kinds, so it is not a closed list).
+    pub kind: Option<String>,
+    /// `glob` or `branching_model`.
+    pub branch_match_kind: Option<String>,
+    /// The branch type (`feature`, `release`, …) when matched by branching model.
+    pub branch_type: Option<String>,
+    /// The branch glob when matched by glob (empty otherwise).
+    pub pattern: Option<String>,
+    /// The kind's number, e.g. the approvals required (null for most kinds).
+    pub value: Option<i64>,
+    /// The users exempted (`push`, `restrict_merges`).
+    pub users: Option<Vec<Account>>,
+    /// The groups exempted (`push`, `restrict_merges`).
+    pub groups: Option<Vec<Group>>,
+    /// Links.
+    pub links: Option<Links>,
+}
+
+super::repository_keys!(BranchRestrictionRecord);
+
+/// `branch_restrictions`: FULL_TABLE, one partition per repository; needs repository admin.
+pub const BRANCH_RESTRICTIONS: StreamDef = StreamDef {
+    name: "branch_restrictions",
+    key_properties: &["repository_uuid", "id"],
+    replication_key: None,
+    selected_by_default: true,
+    scope: Scope::Repository,
+    schema: record_schema::<BranchRestrictionRecord>,
+    read: |run| Box::pin(read(run)),
+};
+
+async fn read(run: PartitionRun) -> Result<(), StreamError> {
+    read_repository_collection::<BranchRestrictionRecord>(&run, &["branch-restrictions"]).await?;
+    Ok(())
+}
