@@ -1,5 +1,5 @@
-//! The modes of the binary (discovery, sync) and the one place errors become an exit code
-//! and one line on stderr.
+//! The modes of the binary (about, discovery, connection test, sync) and the one place
+//! errors become an exit code and one line on stderr.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -11,7 +11,7 @@ use crate::cli::{Cli, LogFormatArg};
 use crate::config::{LogFormat, Settings};
 use crate::error::Error;
 use crate::singer::{discover, Selection, State};
-use crate::{logging, streams, sync};
+use crate::{about, logging, streams, sync};
 
 /// Runs the tap with these arguments and returns the process exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -26,15 +26,20 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            let message = e.one_line();
+            tracing::error!("{message}");
             // The last line on stderr is always the plain reason, whatever the log format.
-            let _ = writeln!(std::io::stderr(), "tap-bitbucket: error: {e}");
+            let _ = writeln!(std::io::stderr(), "tap-bitbucket: error: {message}");
             ExitCode::from(e.exit_code())
         }
     }
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
+    if cli.about {
+        // Needs no config: it describes the settings rather than reading them.
+        return about::print(cli.format.unwrap_or_default());
+    }
     let (settings, unknown_keys) = Settings::load(&cli.config)?;
     let format = match cli.log_format {
         Some(LogFormatArg::Json) => LogFormat::Json,
@@ -52,7 +57,10 @@ fn run(cli: Cli) -> Result<(), Error> {
 
     let descriptions = streams::descriptions();
     if cli.discover {
-        let catalog = discover(&descriptions).to_string() + "\n";
+        // Indented: Meltano reads discovery output line by line, 64 KiB at most per line.
+        let catalog = serde_json::to_string_pretty(&discover(&descriptions))
+            .map_err(|e| Error::Internal(format!("cannot serialize the catalog: {e}")))?
+            + "\n";
         let mut out = std::io::stdout().lock();
         out.write_all(catalog.as_bytes())
             .and_then(|()| out.flush())
@@ -74,5 +82,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    if cli.test {
+        // The connection test: the sync's own readers, one page each, nothing on stdout.
+        return runtime.block_on(sync::check(settings, selection));
+    }
     runtime.block_on(sync::run(settings, selection, state))
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser, ValueEnum};
 
+use crate::about::AboutFormat;
+
 /// Singer tap for Bitbucket Cloud: repositories, pull requests, workspaces and their members,
 /// extracted incrementally as SCHEMA, RECORD and STATE messages on stdout.
 #[derive(Debug, Parser)]
@@ -31,6 +33,20 @@ pub struct Cli {
     /// State file from an earlier run (the value of its last STATE message).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+
+    /// Print what the tap is (name, version, capabilities, settings) and exit. No config
+    /// needed.
+    #[arg(long, conflicts_with_all = ["discover", "test"])]
+    pub about: bool,
+
+    /// The format of `--about`.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "about")]
+    pub format: Option<AboutFormat>,
+
+    /// Check the credentials and read one page of each selected stream: nothing on stdout,
+    /// a summary on stderr, a non-zero exit naming what failed.
+    #[arg(long, conflicts_with = "discover")]
+    pub test: bool,
 
     /// Log format on stderr; overrides the `log_format` config key.
     #[arg(long, value_enum, value_name = "FORMAT")]

@@ -41,7 +41,8 @@ pub struct RawConfig {
     pub access_token: Option<SecretString>,
     /// Atlassian account email, the user name for `api_token`.
     pub email: Option<String>,
-    /// Atlassian API token (with `email`), sent as Basic auth.
+    /// Atlassian API token (with `email`), sent as Basic auth. Needed for the permission and
+    /// email streams, which access tokens cannot read.
     #[schemars(with = "Option<String>", extend("secret" = true, "writeOnly" = true))]
     pub api_token: Option<SecretString>,
     /// Bitbucket user name for the legacy `app_password`.
@@ -57,19 +58,24 @@ pub struct RawConfig {
     /// OAuth 2.0 refresh token; without it the client-credentials grant is used.
     #[schemars(with = "Option<String>", extend("secret" = true, "writeOnly" = true))]
     pub refresh_token: Option<SecretString>,
-    /// One workspace slug to extract.
+    /// One workspace slug to extract (legacy "Owner", "Team" or "Account Name").
     pub workspace: Option<String>,
     /// Workspace slugs to extract. Default (with `workspace` unset): every workspace the
     /// credential can see.
     pub workspaces: Option<Vec<String>>,
     /// Repository slugs or glob patterns to include (`api-*`; with a `/`, matched against
-    /// `workspace/slug`). Default: every repository.
+    /// `workspace/slug`). A literal name that does not exist is an error; a pattern that
+    /// matches nothing is a warning. Default: every repository.
     pub repositories: Option<Vec<String>>,
     /// Repository slugs or glob patterns to leave out.
     pub exclude_repositories: Option<Vec<String>>,
-    /// Account ids or `{uuid}`s for the `users` stream. Default: the authenticated user.
+    /// Account ids or `{uuid}`s for the `users` stream (legacy "Account Name"; Bitbucket no
+    /// longer accepts user names). An unknown one is warned about and skipped. Default: the
+    /// authenticated user.
     pub accounts: Option<Vec<String>>,
-    /// Group slugs for `group_permissions`. Default: every group.
+    /// Group slugs for `group_permissions` (legacy "Group Name"), read with one request per
+    /// group and repository; a group without a grant on a repository is skipped. Default:
+    /// every group, in one request per repository.
     pub group_slugs: Option<Vec<String>>,
     /// Branch, tag or commit listed by `directory_contents`. Default: each repository's main
     /// branch.
@@ -79,10 +85,12 @@ pub struct RawConfig {
     /// Depth listed by `directory_contents`: 1 = that directory only, 0 = the whole tree.
     #[schemars(extend("default" = 1))]
     pub src_max_depth: Option<i64>,
-    /// RFC 3339 date or date-time: the floor of every incremental window.
+    /// RFC 3339 date or date-time: the floor of every incremental window (legacy "Report
+    /// Start Date").
     #[schemars(extend("format" = "date-time"))]
     pub start_date: Option<String>,
-    /// Re-read at least the last N days on every run (never skipping an older bookmark).
+    /// Re-read at least the last N days on every run, never skipping an older bookmark
+    /// (legacy "Days Back").
     pub days_back: Option<i64>,
     /// RFC 3339 date or date-time: exclusive upper bound of what is emitted, for backfills.
     #[schemars(extend("format" = "date-time"))]
@@ -93,7 +101,8 @@ pub struct RawConfig {
     /// order).
     #[schemars(extend("default" = 7))]
     pub commits_lookback_days: Option<i64>,
-    /// A cap on the page size. Default: the largest each endpoint accepts.
+    /// A cap on the page size. Default: the largest each endpoint accepts (100; 50 for pull
+    /// requests and their activity).
     pub page_size: Option<i64>,
     /// Requests in flight at once; all share one rate budget.
     #[schemars(extend("default" = 4))]
@@ -110,9 +119,12 @@ pub struct RawConfig {
     /// Longest wait between two retries, in seconds.
     #[schemars(extend("default" = 300))]
     pub backoff_max_secs: Option<i64>,
-    /// This process's shard, in `0..shard_count`.
+    /// This process's shard, from 0 to `shard_count` − 1: it syncs the repositories whose
+    /// shard (the first 8 bytes, big-endian, of SHA-256 of the lower-cased `workspace/slug`,
+    /// mod `shard_count`) is this index. Workspace- and user-level streams run in shard 0.
     pub shard_index: Option<i64>,
-    /// How many shards the repositories are split into.
+    /// How many processes share the repositories (each with its own `shard_index` and state);
+    /// shards are disjoint and together cover everything.
     pub shard_count: Option<i64>,
     /// Send ACTIVATE_VERSION for FULL_TABLE streams so targets can drop vanished rows.
     #[schemars(extend("default" = false))]

@@ -51,4 +51,52 @@ impl Error {
             _ => 1,
         }
     }
+
+    /// The message as one readable line for stderr: control characters (a line break in a
+    /// quoted value) escaped, and the middle of an overlong message (a 10 MB value quoted
+    /// back) left out, so the line still shows what was wrong and where.
+    pub fn one_line(&self) -> String {
+        one_line(&self.to_string(), MAX_LINE_CHARS)
+    }
+}
+
+/// The longest error line, in characters: room for a path, a key, a value and the expected
+/// shape, not for a megabyte quoted back.
+const MAX_LINE_CHARS: usize = 1500;
+
+fn one_line(text: &str, max: usize) -> String {
+    let escape = |c: char, out: &mut String| {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    };
+    let count = text.chars().count();
+    let mut out = String::new();
+    if count <= max {
+        text.chars().for_each(|c| escape(c, &mut out));
+    } else {
+        let keep = max / 2;
+        text.chars().take(keep).for_each(|c| escape(c, &mut out));
+        out.push_str(&format!(" […{} characters left out…] ", count - 2 * keep));
+        text.chars().skip(count - keep).for_each(|c| escape(c, &mut out));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_breaks_and_elides_the_middle() {
+        assert_eq!(one_line("a `x\ny`\r\t b", 100), "a `x\\ny`\\r\\t b");
+        let long = format!("key `k`: `{}` is bad", "9".repeat(10_000));
+        let line = one_line(&long, 40);
+        assert!(line.starts_with("key `k`: `999"), "{line}");
+        assert!(line.ends_with("999` is bad"), "{line}");
+        assert!(line.contains("characters left out"), "{line}");
+        assert!(line.chars().count() < 100, "{line}");
+    }
 }

@@ -7,25 +7,37 @@
 //! fatal error or a signal the readers stop, the writer drains what was sent, and a last
 //! STATE is written.
 
+mod check;
 mod partitions;
+mod refusal;
+mod shard;
 mod window;
 
+use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::bitbucket::{ApiError, Client, ClientOptions};
+use crate::bitbucket::{Client, ClientOptions};
 use crate::config::Settings;
 use crate::error::Error;
+use crate::metrics;
 use crate::singer::{Emitter, Output, Selection, State, Writer};
 use crate::streams::{self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError};
+use refusal::Verdict;
 
+pub use check::{check, Outcome};
 pub use partitions::{list_repositories, list_workspaces, RepositoryFilter};
+pub use shard::{repository_shard, Shard};
 pub use window::{bbql_datetime, format_bookmark, Window, WindowRules};
+
+/// How often a long sync logs its progress (records so far per running stream).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Pages buffered between the readers and the writer: enough to keep both busy, small
 /// enough that memory stays bounded by page size × concurrency.
@@ -68,16 +80,24 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
         initial,
         now,
         tx,
+        closed_repositories: Mutex::default(),
+        progress: metrics::Progress::new(),
     };
+    let ticker = plan.progress.every(PROGRESS_EVERY);
+    // Requests made outside partitions (the listings) are counted here.
+    let listing = metrics::Tally::unpartitioned();
     let result = tokio::select! {
-        result = plan.execute() => result,
+        result = listing.scope(plan.execute()) => result,
         signal = shutdown_signal() => Err(Error::Interrupted(signal)),
     };
+    drop(ticker);
+    listing.finish();
     // Dropping the plan drops the last sender, so the writer drains and closes.
     drop(plan);
     let written = writer
         .await
         .map_err(|e| Error::Internal(format!("the stdout writer crashed: {e}")))?;
+    metrics::sync_finished(started.elapsed(), result.is_ok() && written.is_ok());
     let counts = match (result, written) {
         (Err(e), _) => return Err(e),
         (Ok(()), Err(e)) => return Err(Error::Write(e)),
@@ -101,6 +121,7 @@ fn client_options(settings: &Settings) -> Result<ClientOptions, Error> {
     Ok(ClientOptions {
         api_url: settings.api_url.clone(),
         credentials: clone_credentials(credentials),
+        oauth_token_url: settings.oauth_token_url.clone(),
         user_agent: settings.user_agent.clone(),
         timeout: settings.request_timeout,
         max_retries: settings.max_retries,
@@ -162,6 +183,11 @@ struct Plan {
     initial: State,
     now: DateTime<Utc>,
     tx: mpsc::Sender<Output>,
+    /// UUIDs of the repositories a stream found closed to the credential (403): no later
+    /// stream of the run requests them.
+    closed_repositories: Mutex<HashSet<String>>,
+    /// The running streams, for progress lines.
+    progress: Arc<metrics::Progress>,
 }
 
 impl Plan {
@@ -186,8 +212,12 @@ impl Plan {
                 .schema(&schema, def.key_properties, def.replication_key)
                 .await
                 .map_err(Error::Write)?;
+            // Streams that are not per repository run in shard 0 only.
+            let shard = Shard::of(&self.settings);
             let partitions: Vec<Partition> = match def.scope {
+                Scope::Workspace | Scope::Global if !shard.owns_unsharded() => Vec::new(),
                 Scope::Workspace => workspaces.iter().cloned().map(Partition::Workspace).collect(),
+                Scope::Global => vec![Partition::Global],
                 Scope::Repository => {
                     if repositories.is_none() {
                         repositories =
@@ -196,12 +226,14 @@ impl Plan {
                     repositories
                         .iter()
                         .flatten()
+                        .filter(|repo| !self.is_closed(repo))
                         .cloned()
                         .map(Partition::Repository)
                         .collect()
                 }
             };
-            self.run_stream(def, &emitter, partitions, &rules).await?;
+            self.run_stream(def, &emitter, &selected.deselected, partitions, &rules)
+                .await?;
         }
         Ok(())
     }
@@ -212,19 +244,30 @@ impl Plan {
         &self,
         def: &'static StreamDef,
         emitter: &Emitter,
+        deselected: &BTreeSet<String>,
         partitions: Vec<Partition>,
         rules: &WindowRules,
     ) -> Result<(), Error> {
         let started = Instant::now();
+        let progress = self.progress.start(def.name, partitions.len());
         let limit = Arc::new(Semaphore::new(self.settings.max_concurrency));
-        let mut tasks: JoinSet<(String, Result<(), StreamError>)> = JoinSet::new();
+        let mut tasks: JoinSet<(Partition, Result<(), StreamError>)> = JoinSet::new();
+        // Set by the first partition whose endpoint answered 410, before it frees its permit:
+        // the stream's other partitions are not requested.
+        let gone = Arc::new(AtomicBool::new(false));
+        // Whether that removal was warned about (once per stream).
+        let mut removal_warned = false;
         for partition in partitions {
             let context = partition.context();
             let bookmark = def.replication_key.and_then(|_| {
-                self.initial
-                    .bookmark(def.name, &context)
-                    .and_then(crate::config::parse_date_or_datetime)
+                let stored = if context.as_map().is_empty() {
+                    self.initial.stream_bookmark(def.name)
+                } else {
+                    self.initial.bookmark(def.name, &context)
+                };
+                stored.and_then(crate::config::parse_date_or_datetime)
             });
+            let settled = partition.clone();
             let run = PartitionRun {
                 client: self.client.clone(),
                 settings: self.settings.clone(),
@@ -238,20 +281,36 @@ impl Plan {
                 .acquire_owned()
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?;
+            if gone.load(Ordering::SeqCst) {
+                break;
+            }
             let label = run.context.label();
             tracing::debug!(stream = def.name, partition = %label, window = ?run.window.lower, "Reading partition.");
+            // Each partition's requests and records are counted on their own (metrics).
+            let tally = metrics::Tally::partition(&progress, run.context.as_map().clone());
+            let (tx, deselected) = (self.tx.clone(), deselected.clone());
+            let task_gone = gone.clone();
             tasks.spawn(async move {
-                let result = (def.read)(run).await;
+                let result = metrics::metered(&tally, &tx, |partition_tx| {
+                    let mut run = run;
+                    run.emitter = Emitter::new(partition_tx, def.name, deselected);
+                    (def.read)(run)
+                })
+                .await;
+                if matches!(&result, Err(StreamError::Api(e)) if e.status() == Some(410)) {
+                    task_gone.store(true, Ordering::SeqCst);
+                }
                 drop(permit);
-                (label, result)
+                (settled, result)
             });
             while let Some(done) = tasks.try_join_next() {
-                settle(def, done)?;
+                self.settle(def, done, &mut removal_warned)?;
             }
         }
         while let Some(done) = tasks.join_next().await {
-            settle(def, done)?;
+            self.settle(def, done, &mut removal_warned)?;
         }
+        self.progress.end(&progress);
         tracing::info!(
             stream = def.name,
             seconds = started.elapsed().as_secs_f64(),
@@ -259,36 +318,58 @@ impl Plan {
         );
         Ok(())
     }
-}
 
-/// Turns a finished partition into a warning (skipped) or a fatal error.
-fn settle(
-    def: &StreamDef,
-    done: Result<(String, Result<(), StreamError>), tokio::task::JoinError>,
-) -> Result<(), Error> {
-    let (label, result) =
-        done.map_err(|e| Error::Internal(format!("a reader of `{}` crashed: {e}", def.name)))?;
-    match result {
-        Ok(()) => Ok(()),
-        Err(StreamError::Api(e)) => match skip_reason(&e) {
-            Some(reason) => {
-                tracing::warn!(stream = def.name, partition = %label, "Skipping `{}` for {label}: {reason} ({e}).", def.name);
-                Ok(())
+    /// Turns a finished partition into nothing (read), a skip with a warning, or a fatal
+    /// error, by the policy of [`refusal`] (spec §3, "When an endpoint says no").
+    /// `removal_warned` is set once the stream's 410 was warned about, so that it is warned
+    /// about once.
+    fn settle(
+        &self,
+        def: &StreamDef,
+        done: Result<(Partition, Result<(), StreamError>), tokio::task::JoinError>,
+        removal_warned: &mut bool,
+    ) -> Result<(), Error> {
+        let (partition, result) =
+            done.map_err(|e| Error::Internal(format!("a reader of `{}` crashed: {e}", def.name)))?;
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(StreamError::Api(e)) => e,
+            Err(StreamError::Write(e)) => return Err(Error::Write(e)),
+            Err(StreamError::Internal(e)) => return Err(Error::Internal(e)),
+        };
+        let credential = self
+            .settings
+            .credentials
+            .as_ref()
+            .map_or("credential", |c| c.kind());
+        let label = partition.context().label();
+        match refusal::judge(def.name, &partition, &error, credential) {
+            Verdict::Fatal => return Err(Error::Api(error)),
+            Verdict::SkipQuietly(note) => tracing::debug!(stream = def.name, partition = %label, "{note}"),
+            Verdict::Skip(warning) => tracing::warn!(stream = def.name, partition = %label, "{warning}"),
+            Verdict::CloseRepository(warning) => {
+                if let Partition::Repository(repo) = &partition {
+                    self.closed_repositories
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(repo.uuid.clone());
+                }
+                tracing::warn!(stream = def.name, partition = %label, "{warning}");
             }
-            None => Err(Error::Api(e)),
-        },
-        Err(StreamError::Write(e)) => Err(Error::Write(e)),
-        Err(StreamError::Internal(e)) => Err(Error::Internal(e)),
+            Verdict::Removed(warning) if !*removal_warned => {
+                *removal_warned = true;
+                tracing::warn!(stream = def.name, "{warning}");
+            }
+            Verdict::Removed(_) => {}
+        }
+        Ok(())
     }
-}
 
-/// Why a failed partition may be skipped rather than stop the run (spec §3, "When an
-/// endpoint says no"), or `None` when it must stop the run.
-fn skip_reason(e: &ApiError) -> Option<&'static str> {
-    match e.status()? {
-        403 => Some("this credential may not read it"),
-        404 | 409 => Some("it does not exist (any more) or is empty"),
-        410 => Some("Bitbucket removed this endpoint"),
-        _ => None,
+    /// Whether an earlier stream found this repository closed to the credential.
+    fn is_closed(&self, repo: &RepositoryInfo) -> bool {
+        self.closed_repositories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&repo.uuid)
     }
 }

@@ -119,10 +119,18 @@ pub fn tap_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         .output()
         .expect("run the tap");
     let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-    let messages = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
-        .collect();
+    let messages = if args.contains(&"--discover") && !stdout.trim().is_empty() {
+        // The catalog: one JSON document, indented over many lines (Meltano reads it line by
+        // line with a 64 KiB limit per line).
+        let catalog = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("the catalog is not one JSON document ({e}): {stdout}"));
+        vec![catalog]
+    } else {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+            .collect()
+    };
     Run {
         messages,
         stdout,

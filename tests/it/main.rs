@@ -4,13 +4,28 @@
 /// Shared helpers: running the tap, parsing its messages, validating records.
 mod harness;
 
+/// `--about`, `--test`, `--config ENV`, and meltano.yml / README kept equal to `--about`.
+mod about;
+/// SIGKILL and SIGTERM mid-sync, then a rerun from the last STATE: nothing is lost.
+#[cfg(unix)]
+mod crash;
 /// Discovery and the catalog.
 mod discover;
 /// Bad input of every kind: one clear line, the right exit code, no secret.
 mod errors;
+/// Property tests and hostile files: no input crashes the tap.
+mod fuzz;
+/// HTTP: concurrency limit, retries, cross-origin links, OAuth, secrets, metric lines.
+mod http;
 /// Incremental state, the window options, and reruns.
 mod incremental;
+/// A sync of 100 000 pull requests: exact, once each, monotonic bookmarks.
+mod large;
 /// `schemas/*.json` match the record types.
 mod schemas;
+/// The history streams: commits, pull request activity, directory contents.
+mod streams_history;
+/// The FULL_TABLE streams, the removed endpoints, refusals ("endpoint says no") and sharding.
+mod streams_tables;
 /// Full syncs: every object arrives exactly as the server holds it.
 mod sync_full;

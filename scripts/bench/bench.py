@@ -1,0 +1,340 @@
+"""The benchmark behind scripts/bench.sh: runs tap-bitbucket (and a Singer SDK tap) against the
+bundled simulator and prints what a sync costs.
+
+Run it through scripts/bench.sh, which builds the release binaries and the SDK virtualenv
+first. Every figure comes from one process per sync, measured with wait4(2) (user and system
+CPU time, peak RSS: what /usr/bin/time reports) and a wall clock; requests come from the
+simulator's request log (`--verbose`). Stdout of each sync is counted, never stored.
+
+Tables:
+1. requests per stream next to the API minimum (spec §6: per partition max(1, ⌈records ÷
+   largest page⌉), plus the listing requests);
+2. CPU per record, records per second and peak RSS at about 10k, 100k and 1M records, with no
+   latency;
+3. wall time with latency per request over 32 repositories at several `max_concurrency`;
+4. the same sync through the Singer SDK tap (scripts/bench/tap_bench_sdk.py): CPU per record
+   and peak RSS, and the ratios.
+
+Environment knobs (defaults in brackets): BENCH_SIZES [10k,100k,1m], BENCH_SDK_SIZES [10k],
+BENCH_LATENCY_MS [50], BENCH_CONCURRENCY [1,4,8,16], BENCH_OUT [target/bench], BENCH_TAP
+[target/release/tap-bitbucket] (another build of the tap, to compare before and after a change).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = ROOT / "target" / "release"
+TAP = Path(os.environ.get("BENCH_TAP", RELEASE / "tap-bitbucket"))
+SIM = RELEASE / "bitbucket-simulator"
+SDK_PYTHON = ROOT / "target" / "bench-venv" / "bin" / "python"
+SDK_TAP = ROOT / "scripts" / "bench" / "tap_bench_sdk.py"
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "target" / "bench"))
+TOKEN = "demo-token"
+
+# Largest page sizes the API accepts (spec §6).
+PAGE = {"pullrequests": 50, "repositories": 100}
+
+# name -> (workspaces, repositories per workspace, pull requests per repository)
+SIZES = {
+    "10k": (1, 10, 1_000),
+    "100k": (1, 20, 5_000),
+    "1m": (4, 25, 10_000),
+}
+LATENCY_SHAPE = (1, 32, 250)
+
+
+@dataclass
+class Result:
+    """One measured sync."""
+
+    label: str
+    user: float
+    sys: float
+    wall: float
+    max_rss_kb: int
+    records: dict[str, int]
+    requests: dict[str, int] = field(default_factory=dict)
+    exit_code: int = 0
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.sys
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+
+class Simulator:
+    """The release simulator binary, on a free port, with a final dataset in the past: the
+    anchor 31 days back and the clock 30 days on, so every pull request exists."""
+
+    def __init__(self, shape: tuple[int, int, int], name: str, latency_ms: int = 0):
+        self.shape = shape
+        self.log_path = OUT / f"simulator-{name}.log"
+        anchor = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        w, r, p = shape
+        self.args = [
+            str(SIM), "--port", "0", "--verbose",
+            "--workspaces", str(w), "--repos-per-workspace", str(r), "--prs-per-repo", str(p),
+            "--anchor", anchor, "--clock-offset-hours", "720",
+        ]
+        if latency_ms:
+            self.args += ["--latency-ms", str(latency_ms)]
+
+    def __enter__(self) -> "Simulator":
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"listening on (\S+)", line)
+        if not match:
+            self.proc.kill()
+            sys.exit(f"the simulator did not start: {line!r}; see {self.log_path}")
+        self.api_url = match.group(1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+    def workspaces(self) -> list[str]:
+        return [f"ws-{w:03}" for w in range(1, self.shape[0] + 1)]
+
+    def mark(self) -> int:
+        """The request log's length, to count the requests of the next sync only."""
+        self.log.flush()
+        return sum(1 for _ in open(self.log_path))
+
+    def requests_since(self, mark: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with open(self.log_path) as log:
+            for i, line in enumerate(log):
+                if i < mark or not line.startswith("GET "):
+                    continue
+                kind = classify(line.split()[1])
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+
+def classify(target: str) -> str:
+    """Which stream a request served, by path (and `sort`, which only the stream sends)."""
+    path, _, query = target.partition("?")
+    parts = path.strip("/").split("/")[1:]  # without "2.0"
+    if len(parts) == 4 and parts[0] == "repositories" and parts[3] == "pullrequests":
+        return "pullrequests"
+    if len(parts) == 2 and parts[0] == "repositories":
+        return "repositories" if "sort=updated_on" in query else "listing"
+    if parts[:1] in (["workspaces"], ["user"]):
+        return "listing"
+    return "other"
+
+
+def minimum_requests(shape: tuple[int, int, int], with_listing: bool) -> dict[str, int]:
+    """Spec §6: per partition max(1, ⌈records ÷ page⌉), plus the listing requests (a
+    configured workspace is fetched once, its repositories listed 100 per page)."""
+    w, r, p = shape
+    out = {
+        "repositories": w * max(1, math.ceil(r / PAGE["repositories"])),
+        "pullrequests": w * r * max(1, math.ceil(p / PAGE["pullrequests"])),
+    }
+    if with_listing:
+        out["listing"] = w + w * math.ceil(r / PAGE["repositories"])
+    return out
+
+
+def count_records(stream, streams: tuple[str, ...]) -> dict[str, int]:
+    """Counts RECORD lines per stream in a byte stream, 1 MiB at a time (C-speed
+    `bytes.count`; a match cut by a chunk boundary is found in the carried tail)."""
+    needles = {s: f'{{"type":"RECORD","stream":"{s}"'.encode() for s in streams}
+    keep = max(len(n) for n in needles.values()) - 1
+    counts = dict.fromkeys(streams, 0)
+    tail = b""
+    while chunk := stream.read(1 << 20):
+        data = tail + chunk
+        for s, needle in needles.items():
+            counts[s] += data.count(needle) - tail.count(needle)
+        tail = data[-keep:]
+    return counts
+
+
+def measure(label: str, argv: list[str], sim: Simulator) -> Result:
+    """Runs one sync, counting its records, and measures it with wait4(2)."""
+    mark = sim.mark()
+    err_path = OUT / f"{label}.stderr"
+    with open(err_path, "w") as err:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
+        records = count_records(proc.stdout, ("repositories", "pullrequests"))
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    time.sleep(0.2)  # let the simulator log its last lines
+    result = Result(
+        label=label,
+        user=usage.ru_utime,
+        sys=usage.ru_stime,
+        wall=wall,
+        max_rss_kb=usage.ru_maxrss,
+        records=records,
+        requests=sim.requests_since(mark),
+        exit_code=proc.returncode,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"{label}: exit {proc.returncode}; see {err_path}")
+    print(
+        f"  {label}: {result.total_records} records, {result.cpu:.2f} s CPU, {result.wall:.2f} s wall, "
+        f"{result.max_rss_kb / 1024:.1f} MiB peak RSS",
+        flush=True,
+    )
+    return result
+
+
+def catalog_path() -> Path:
+    """tap-bitbucket's own catalog with only `repositories` and `pullrequests` selected."""
+    discovered = subprocess.run(
+        [str(TAP), "--config", str(write_json("discover-config.json", {})), "--discover"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    catalog = json.loads(discovered)
+    for stream in catalog["streams"]:
+        top = next(m for m in stream["metadata"] if m["breadcrumb"] == [])
+        top["metadata"]["selected"] = stream["tap_stream_id"] in ("repositories", "pullrequests")
+    return write_json("catalog.json", catalog)
+
+
+def write_json(name: str, value) -> Path:
+    path = OUT / name
+    path.write_text(json.dumps(value))
+    return path
+
+
+def rust_sync(label: str, sim: Simulator, catalog: Path, concurrency: int = 4) -> Result:
+    config = write_json(f"{label}-config.json", {
+        "api_url": sim.api_url,
+        "access_token": TOKEN,
+        "workspaces": sim.workspaces(),
+        "requests_per_hour": 0,
+        "max_concurrency": concurrency,
+    })
+    return measure(label, [str(TAP), "--config", str(config), "--catalog", str(catalog)], sim)
+
+
+def sdk_sync(label: str, sim: Simulator) -> Result:
+    config = write_json(f"{label}-config.json", {
+        "api_url": sim.api_url, "access_token": TOKEN, "workspaces": sim.workspaces(),
+    })
+    return measure(label, [str(SDK_PYTHON), str(SDK_TAP), "--config", str(config)], sim)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    return f"{os.cpu_count()} CPUs ({model}), {mem_kb / 1024 / 1024:.1f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def us_per_record(r: Result) -> float:
+    return r.cpu / r.total_records * 1e6
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    sizes = [s for s in os.environ.get("BENCH_SIZES", "10k,100k,1m").split(",") if s]
+    sdk_sizes = [s for s in os.environ.get("BENCH_SDK_SIZES", "10k").split(",") if s]
+    latency_ms = int(os.environ.get("BENCH_LATENCY_MS", "50"))
+    concurrencies = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,4,8,16").split(",") if c]
+    catalog = catalog_path()
+    version = subprocess.run([str(TAP), "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"# {version}; {machine()}", flush=True)
+
+    rust: dict[str, Result] = {}
+    sdk: dict[str, Result] = {}
+    shapes = {}
+    for size in sizes:
+        shape = SIZES[size]
+        shapes[size] = shape
+        with Simulator(shape, size) as sim:
+            print(f"== {size}: {shape[0]} workspace(s) × {shape[1]} repositories × {shape[2]} pull requests", flush=True)
+            rust[size] = rust_sync(f"rust-{size}", sim, catalog)
+            if size in sdk_sizes:
+                sdk[size] = sdk_sync(f"sdk-{size}", sim)
+
+    latency: dict[int, Result] = {}
+    if latency_ms and concurrencies:
+        with Simulator(LATENCY_SHAPE, "latency", latency_ms=latency_ms) as sim:
+            print(f"== {latency_ms} ms per request, {LATENCY_SHAPE[1]} repositories × {LATENCY_SHAPE[2]} pull requests", flush=True)
+            for c in concurrencies:
+                latency[c] = rust_sync(f"latency-c{c}", sim, catalog, concurrency=c)
+
+    lines: list[str] = [f"Machine: {machine()}. {version}.", ""]
+    if rust:
+        lines += ["Requests against the API minimum (max_concurrency 4, no latency):", "",
+                  "| sync | stream | records | requests | API minimum | ratio | requests/record |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for size, r in rust.items():
+            minimum = minimum_requests(shapes[size], with_listing=True)
+            rows = [(s, r.records.get(s, 0)) for s in ("repositories", "pullrequests")] + [("listing", 0)]
+            for stream, n in rows:
+                got, low = r.requests.get(stream, 0), minimum.get(stream, 0)
+                lines.append(
+                    f"| tap-bitbucket {size} | {stream} | {n} | {got} | {low} | {got / low:.3f} | "
+                    + (f"{got / n:.4f} |" if n else "– |")
+                )
+            total, low = sum(r.requests.values()), sum(minimum.values())
+            lines.append(f"| tap-bitbucket {size} | **all** | {r.total_records} | {total} | {low} | **{total / low:.3f}** | {total / r.total_records:.4f} |")
+        for size, r in sdk.items():
+            minimum = minimum_requests(shapes[size], with_listing=False)
+            total, low = sum(r.requests.values()), sum(minimum.values())
+            lines.append(f"| SDK tap {size} | **all** | {r.total_records} | {total} | {low} (no listing) | {total / low:.3f} | {total / r.total_records:.4f} |")
+        lines += ["", "Cost with no latency (CPU = user + sys of the tap process; wall includes the simulator sharing the cores):", "",
+                  "| sync | records | CPU s | µs CPU/record | wall s | records/s | peak RSS MiB |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, group in (("tap-bitbucket", rust), ("SDK tap", sdk)):
+            for size, r in group.items():
+                lines.append(
+                    f"| {name} {size} | {r.total_records} | {r.cpu:.2f} | {us_per_record(r):.1f} | {r.wall:.2f} | "
+                    f"{r.total_records / r.wall:,.0f} | {r.max_rss_kb / 1024:.1f} |"
+                )
+        small, large = sizes[0], sizes[-1]
+        if small != large:
+            lines += ["", f"Peak RSS {large} ÷ {small}: **{rust[large].max_rss_kb / rust[small].max_rss_kb:.2f}×** (spec: ≤ 1.10×)."]
+        for size, r in sdk.items():
+            ours = rust[size]
+            lines += [
+                "",
+                f"SDK ÷ tap-bitbucket at {size}: CPU per record **{us_per_record(r) / us_per_record(ours):.1f}×** "
+                f"(spec: ≥ 20×), peak RSS {r.max_rss_kb / ours.max_rss_kb:.1f}×.",
+            ]
+    if latency:
+        base = latency[concurrencies[0]].wall
+        lines += ["", f"Wall time with {latency_ms} ms per request, {LATENCY_SHAPE[1]} repositories × {LATENCY_SHAPE[2]} pull requests:", "",
+                  "| max_concurrency | records | requests | wall s | speed-up |", "|---:|---:|---:|---:|---:|"]
+        for c, r in latency.items():
+            lines.append(f"| {c} | {r.total_records} | {sum(r.requests.values())} | {r.wall:.2f} | {base / r.wall:.1f}× |")
+    report = "\n".join(lines) + "\n"
+    (OUT / "results.md").write_text(report)
+    (OUT / "results.json").write_text(json.dumps(
+        {k: [vars(r) for r in g.values()] for k, g in (("rust", rust), ("sdk", sdk), ("latency", latency))}, indent=1))
+    print()
+    print(report)
+    print(f"(also in {OUT / 'results.md'})")
+
+
+if __name__ == "__main__":
+    main()
