@@ -126,7 +126,9 @@ pub struct RawConfig {
     /// How many processes share the repositories (each with its own `shard_index` and state);
     /// shards are disjoint and together cover everything.
     pub shard_count: Option<i64>,
-    /// Send ACTIVATE_VERSION for FULL_TABLE streams so targets can drop vanished rows.
+    /// Send ACTIVATE_VERSION after each FULL_TABLE stream, with a `version` on its RECORDs, so
+    /// targets can drop vanished rows (a revoked permission, a deleted fork). Not sent for a
+    /// stream with a skipped partition, whose rows would otherwise be dropped.
     #[schemars(extend("default" = false))]
     pub activate_version: Option<bool>,
     /// The User-Agent header. Default: `tap-bitbucket/<version>`.

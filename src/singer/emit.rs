@@ -71,6 +71,7 @@ pub struct Emitter {
     stream: &'static str,
     deselected: Arc<BTreeSet<String>>,
     one_page: bool,
+    version: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +81,8 @@ struct RecordMessage<'a, T: Serialize> {
     stream: &'a str,
     record: &'a T,
     time_extracted: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
 }
 
 impl Emitter {
@@ -90,7 +93,21 @@ impl Emitter {
             stream,
             deselected: Arc::new(deselected),
             one_page: false,
+            version: None,
         }
+    }
+
+    /// The same emitter, stamping every RECORD with a table `version` (for FULL_TABLE streams
+    /// whose targets drop rows of older versions on ACTIVATE_VERSION).
+    pub fn with_version(mut self, version: Option<u64>) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sends ACTIVATE_VERSION: the stream's rows of other versions may be dropped.
+    pub async fn activate_version(&self, version: u64) -> Result<(), WriteError> {
+        let line = json!({"type": "ACTIVATE_VERSION", "stream": self.stream, "version": version});
+        self.send(Output::Line(line.to_string() + "\n")).await
     }
 
     /// The same emitter for the connection test: the first page sent (even an empty one)
@@ -191,6 +208,7 @@ impl Emitter {
             stream: self.stream,
             record,
             time_extracted,
+            version: self.version,
         }
     }
 

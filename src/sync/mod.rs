@@ -257,6 +257,11 @@ impl Plan {
         let gone = Arc::new(AtomicBool::new(false));
         // Whether that removal was warned about (once per stream).
         let mut removal_warned = false;
+        // FULL_TABLE streams may carry a table version, activated once every partition was
+        // read whole: activating after a skipped partition would drop that partition's rows.
+        let version = (self.settings.activate_version && def.replication_key.is_none())
+            .then(|| self.now.timestamp_millis().max(0) as u64);
+        let mut skipped = 0usize;
         for partition in partitions {
             let context = partition.context();
             let bookmark = def.replication_key.and_then(|_| {
@@ -293,7 +298,7 @@ impl Plan {
             tasks.spawn(async move {
                 let result = metrics::metered(&tally, &tx, |partition_tx| {
                     let mut run = run;
-                    run.emitter = Emitter::new(partition_tx, def.name, deselected);
+                    run.emitter = Emitter::new(partition_tx, def.name, deselected).with_version(version);
                     (def.read)(run)
                 })
                 .await;
@@ -304,11 +309,22 @@ impl Plan {
                 (settled, result)
             });
             while let Some(done) = tasks.try_join_next() {
-                self.settle(def, done, &mut removal_warned)?;
+                skipped += usize::from(!self.settle(def, done, &mut removal_warned)?);
             }
         }
         while let Some(done) = tasks.join_next().await {
-            self.settle(def, done, &mut removal_warned)?;
+            skipped += usize::from(!self.settle(def, done, &mut removal_warned)?);
+        }
+        if let Some(version) = version {
+            if skipped == 0 && !gone.load(Ordering::SeqCst) {
+                emitter.activate_version(version).await.map_err(Error::Write)?;
+            } else {
+                tracing::warn!(
+                    stream = def.name,
+                    "Not sending ACTIVATE_VERSION for `{}`: {skipped} partition(s) were skipped, and activating would drop their rows.",
+                    def.name
+                );
+            }
         }
         self.progress.end(&progress);
         tracing::info!(
@@ -319,8 +335,9 @@ impl Plan {
         Ok(())
     }
 
-    /// Turns a finished partition into nothing (read), a skip with a warning, or a fatal
-    /// error, by the policy of [`refusal`] (spec §3, "When an endpoint says no").
+    /// Turns a finished partition into nothing (read: `true`), a skip with a warning
+    /// (`false`), or a fatal error, by the policy of [`refusal`] (spec §3, "When an endpoint
+    /// says no").
     /// `removal_warned` is set once the stream's 410 was warned about, so that it is warned
     /// about once.
     fn settle(
@@ -328,11 +345,11 @@ impl Plan {
         def: &StreamDef,
         done: Result<(Partition, Result<(), StreamError>), tokio::task::JoinError>,
         removal_warned: &mut bool,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let (partition, result) =
             done.map_err(|e| Error::Internal(format!("a reader of `{}` crashed: {e}", def.name)))?;
         let error = match result {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(true),
             Err(StreamError::Api(e)) => e,
             Err(StreamError::Write(e)) => return Err(Error::Write(e)),
             Err(StreamError::Internal(e)) => return Err(Error::Internal(e)),
@@ -362,7 +379,7 @@ impl Plan {
             }
             Verdict::Removed(_) => {}
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Whether an earlier stream found this repository closed to the credential.

@@ -202,6 +202,13 @@ pub fn assert_protocol(run: &Run) {
                 );
             }
             Some("STATE") => assert!(message["value"].is_object()),
+            Some("ACTIVATE_VERSION") => {
+                assert!(
+                    validators.contains_key(&stream),
+                    "ACTIVATE_VERSION of {stream} before its SCHEMA"
+                );
+                assert!(message["version"].is_u64());
+            }
             other => panic!("unexpected message type {other:?}"),
         }
     }

@@ -204,3 +204,76 @@ fn legacy_properties_flag_and_schema_selected() {
     assert_eq!(run.schemas().keys().collect::<Vec<_>>(), ["workspaces"]);
     assert_eq!(run.records("workspaces").len(), sim.workspace_slugs().len());
 }
+
+#[test]
+fn activate_version_follows_complete_full_table_streams_only() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim);
+    config["activate_version"] = json!(true);
+    let run = sync(&scratch, &config, None).success();
+    assert_protocol(&run);
+    let activated: Vec<&str> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "ACTIVATE_VERSION")
+        .map(|m| m["stream"].as_str().unwrap())
+        .collect();
+    for stream in [
+        "workspaces",
+        "workspace_members",
+        "watchers",
+        "forks",
+        "directory_contents",
+    ] {
+        assert!(
+            activated.contains(&stream),
+            "{stream} not activated: {activated:?}"
+        );
+        let version = run
+            .messages
+            .iter()
+            .find(|m| m["type"] == "ACTIVATE_VERSION" && m["stream"] == stream)
+            .unwrap()["version"]
+            .clone();
+        // Every record of the stream carries that version, and comes before the activation.
+        let records: Vec<&Value> = run
+            .messages
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .collect();
+        assert!(!records.is_empty());
+        assert!(records.iter().all(|m| m["version"] == version));
+        let last_record = run
+            .messages
+            .iter()
+            .rposition(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .unwrap();
+        let activation = run
+            .messages
+            .iter()
+            .position(|m| m["type"] == "ACTIVATE_VERSION" && m["stream"] == stream)
+            .unwrap();
+        assert!(activation > last_record);
+    }
+    // Incremental streams carry no version; a stream with skipped partitions (globex refuses
+    // branch restrictions) is not activated, or the target would drop globex's rows.
+    assert!(!activated.contains(&"pullrequests") && !activated.contains(&"repositories"));
+    assert!(
+        run.records("pullrequests").len()
+            == run
+                .messages
+                .iter()
+                .filter(|m| m["stream"] == "pullrequests"
+                    && m["type"] == "RECORD"
+                    && m.get("version").is_none())
+                .count()
+    );
+    assert!(!activated.contains(&"branch_restrictions"));
+    assert!(
+        run.stderr
+            .contains("Not sending ACTIVATE_VERSION for `branch_restrictions`"),
+        "{}",
+        run.stderr
+    );
+}
