@@ -745,7 +745,7 @@ fn any_page_body_decodes_or_is_a_data_or_malformed_error() {
             }
             if let Some(page) = check_page::<RepositoryRecord>(&body)? {
                 for repo in &page.values {
-                    timestamps_parse(repo.updated_on.as_ref());
+                    timestamps_parse(repo.repository.updated_on.as_ref());
                 }
             }
             check_page::<WorkspaceMemberRecord>(&body)?;
