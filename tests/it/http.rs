@@ -189,7 +189,7 @@ fn transient_failures_are_retried_and_every_record_arrives_once() {
         truncate_every: 4,
         ..Faults::default()
     });
-    let config = config_with(&sim, json!({"page_size": 20, "max_retries": 6}));
+    let config = config_with(&sim, json!({"page_size": 20, "max_retries": 12}));
     let run = sync_streams(&scratch, &config, &["repositories", "pullrequests"], &[], &[]).success();
     // Unique keys and valid records: a retried page is never half-emitted nor emitted twice.
     assert_protocol(&run);
