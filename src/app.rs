@@ -77,6 +77,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         None => State::default(),
     };
     settings.require_credentials()?;
+    // A bad repository pattern is a config error, found before any request.
+    sync::RepositoryFilter::new(&settings)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

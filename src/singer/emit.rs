@@ -264,8 +264,18 @@ impl<W: Write> Writer<W> {
 
     /// Writes a STATE message with the whole state, and flushes.
     pub fn write_state(&mut self) -> Result<(), WriteError> {
-        let line = json!({"type": "STATE", "value": self.state.to_value()}).to_string();
-        self.out.write_all(line.as_bytes())?;
+        #[derive(Serialize)]
+        struct StateMessage<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            value: &'a serde_json::Map<String, Value>,
+        }
+        let message = StateMessage {
+            kind: "STATE",
+            value: self.state.as_map(),
+        };
+        // Straight into the buffered output: no copy of the state, no intermediate string.
+        serde_json::to_writer(&mut self.out, &message).map_err(std::io::Error::from)?;
         self.out.write_all(b"\n")?;
         self.out.flush()?;
         Ok(())

@@ -180,6 +180,12 @@ impl State {
         Value::Object(self.doc.clone())
     }
 
+    /// The whole state document, for serializing without a copy (a STATE after every page
+    /// would otherwise clone every partition's bookmark each time).
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.doc
+    }
+
     fn stream_entry(&self, stream: &str) -> Option<&Map<String, Value>> {
         self.doc.get("bookmarks")?.get(stream)?.as_object()
     }

@@ -69,6 +69,13 @@ fn config_errors_exit_2_naming_the_problem() {
     let run = with_config(&scratch, "{}", &[]);
     assert_clean_failure(&run, 2, &["no credentials"]);
 
+    let run = with_config(
+        &scratch,
+        r#"{"access_token": "a", "repositories": ["api-[x"]}"#,
+        &[],
+    );
+    assert_clean_failure(&run, 2, &["`repositories`", "api-[x"]);
+
     let run = tap(&["--config", "/nonexistent/config.json"]);
     assert_clean_failure(&run, 2, &["/nonexistent/config.json"]);
 }

@@ -580,7 +580,7 @@ fn any_config_from_env_is_accepted_or_a_config_error() {
     // `--config ENV`: every value arrives as a string and is read as JSON when it parses.
     let strategy = proptest::collection::vec(
         (
-            proptest::sample::select(&KEYS[..23]),
+            proptest::sample::select(tap_bitbucket::config::known_keys()),
             prop_oneof![
                 json_value().prop_map(|v| v.to_string()),
                 raw_token(),
