@@ -9,8 +9,48 @@ use serde_with::skip_serializing_none;
 
 pub use crate::singer::Timestamp;
 
-/// A `links` object: link names to `{href, name}` (or arrays of them, as `clone`).
-pub type Links = Map<String, Value>;
+/// A `links` object: link names to `{href, name}` (or arrays of them, as `clone`), passed
+/// through exactly as the API sent it. The tap never reads links, so they stay JSON text
+/// instead of a tree of maps and strings (links are most of a pull request's bytes). Still
+/// checked: anything but an object is an error naming its path; line breaks are removed
+/// (a RECORD is one line).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Links(Box<serde_json::value::RawValue>);
+
+impl<'de> Deserialize<'de> for Links {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        if !raw.get().starts_with('{') {
+            return Err(D::Error::invalid_type(
+                serde::de::Unexpected::Other("not an object"),
+                &"an object of links",
+            ));
+        }
+        if raw.get().bytes().any(|b| b == b'\n' || b == b'\r') {
+            let value: Map<String, Value> = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+            return serde_json::value::to_raw_value(&value)
+                .map(Links)
+                .map_err(D::Error::custom);
+        }
+        Ok(Links(raw))
+    }
+}
+
+impl JsonSchema for Links {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Links".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Map<String, Value>>::json_schema(generator)
+    }
+}
 
 /// A user, team or app user, as embedded in other objects.
 #[skip_serializing_none]
@@ -245,4 +285,42 @@ pub struct Repository {
     pub updated_on: Option<Timestamp>,
     /// Links (`clone` is a list of `{name, href}`).
     pub links: Option<Links>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(json: &str) -> Result<Links, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn links_pass_through_as_sent() {
+        let sent = r#"{"self": {"href": "https://api.example/x"},"clone":[{"name":"https","href":"h"}]}"#;
+        assert_eq!(serde_json::to_string(&links(sent).unwrap()).unwrap(), sent);
+    }
+
+    #[test]
+    fn links_that_are_not_objects_are_errors() {
+        for bad in [r#"[]"#, r#""https://x""#, "null", "1"] {
+            let err = links(bad).err().unwrap_or_else(|| panic!("{bad} was accepted"));
+            assert!(err.to_string().contains("an object of links"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn links_with_line_breaks_become_one_line() {
+        let sent = "{\n  \"self\": {\r\n \"href\": \"a\\nb\"}\n}";
+        let out = serde_json::to_string(&links(sent).unwrap()).unwrap();
+        assert!(!out.contains('\n') && !out.contains('\r'), "{out}");
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(sent).unwrap());
+    }
+
+    #[test]
+    fn links_schema_is_an_object_of_anything() {
+        let schema = schemars::schema_for!(Links);
+        assert_eq!(schema.get("type"), Some(&Value::from("object")));
+    }
 }
