@@ -28,7 +28,7 @@ impl<'de> Deserialize<'de> for Links {
                 &"an object of links",
             ));
         }
-        if raw.get().bytes().any(|b| b == b'\n' || b == b'\r') {
+        if memchr::memchr2(b'\n', b'\r', raw.get().as_bytes()).is_some() {
             let value: Map<String, Value> = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
             return serde_json::value::to_raw_value(&value)
                 .map(Links)

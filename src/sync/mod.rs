@@ -39,9 +39,11 @@ pub use window::{bbql_datetime, format_bookmark, Window, WindowRules};
 /// How often a long sync logs its progress (records so far per running stream).
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Pages buffered between the readers and the writer: enough to keep both busy, small
-/// enough that memory stays bounded by page size × concurrency.
-const CHANNEL_PAGES: usize = 16;
+/// Pages buffered between the readers and the writer, whatever `max_concurrency` is. Writing
+/// a page is much cheaper than fetching it, so a few absorb the bursts; a reader that finds
+/// the buffer full waits holding its one page. Memory is thus bounded by
+/// (`max_concurrency` + this) pages.
+const CHANNEL_PAGES: usize = 8;
 
 /// Runs a sync of the selection, starting from `state`.
 pub async fn run(settings: Settings, selection: Selection, state: State) -> Result<(), Error> {
@@ -63,7 +65,7 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
     // Readers compute their windows from the state as it was at the start; the writer owns
     // the live copy.
     let initial = state.clone();
-    let (tx, rx) = mpsc::channel::<Output>(CHANNEL_PAGES.max(settings.max_concurrency * 2));
+    let (tx, rx) = mpsc::channel::<Output>(CHANNEL_PAGES);
     let writer = tokio::task::spawn_blocking(move || {
         let stdout = std::io::stdout();
         let mut writer = Writer::new(BufWriter::with_capacity(1 << 16, stdout.lock()), state);
