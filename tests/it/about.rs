@@ -307,20 +307,6 @@ fn check_block(path: &Path, begin: &str, end: &str, want: &str) {
     );
 }
 
-/// A catalog (from `--discover`) selecting exactly these streams.
-fn catalog_selecting(scratch: &Scratch, streams: &[&str]) -> PathBuf {
-    let mut catalog: Value = serde_json::from_str(&tap(&["--discover"]).success().stdout).unwrap();
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = streams.contains(&stream["stream"].as_str().unwrap());
-        for entry in stream["metadata"].as_array_mut().unwrap() {
-            if entry["breadcrumb"] == json!([]) {
-                entry["metadata"]["selected"] = json!(selected);
-            }
-        }
-    }
-    scratch.json("catalog.json", &catalog)
-}
-
 /// The summary line of one stream in `--test`'s stderr.
 fn summary_line<'a>(run: &'a Run, stream: &str) -> &'a str {
     run.stderr
@@ -374,7 +360,7 @@ fn test_mode_reads_one_page_per_stream_and_prints_nothing() {
 fn test_mode_follows_the_catalog_and_names_refused_credentials() {
     let sim = simulator();
     let scratch = Scratch::new();
-    let catalog = catalog_selecting(&scratch, &["repositories"]);
+    let catalog = crate::harness::catalog_file(&scratch, &["repositories"]);
     let config = scratch.json("config.json", &config_for(&sim));
     let run = tap(&[
         "--config",
@@ -455,7 +441,7 @@ fn stub_server() -> String {
 fn test_mode_reports_skipped_and_failed_streams() {
     let api_url = stub_server();
     let scratch = Scratch::new();
-    let catalog = catalog_selecting(&scratch, &["workspaces", "workspace_members"]);
+    let catalog = crate::harness::catalog_file(&scratch, &["workspaces", "workspace_members"]);
     let run_with = |workspace: &str| {
         let config = scratch.json(
             &format!("{workspace}.json"),
@@ -517,7 +503,7 @@ fn pullrequest_repos(run: &Run) -> BTreeSet<String> {
 fn config_env_alone_with_lists_as_json() {
     let sim = simulator();
     let scratch = Scratch::new();
-    let catalog = catalog_selecting(&scratch, &["pullrequests"]);
+    let catalog = crate::harness::catalog_file(&scratch, &["pullrequests"]);
     let api_url = sim.api_url();
     let run = tap_with_env(
         &["--config", "ENV", "--catalog", catalog.to_str().unwrap()],
@@ -563,7 +549,7 @@ fn config_env_alone_with_lists_as_json() {
 fn config_env_and_files_merge_in_order_later_wins() {
     let sim = simulator();
     let scratch = Scratch::new();
-    let catalog = catalog_selecting(&scratch, &["pullrequests"]);
+    let catalog = crate::harness::catalog_file(&scratch, &["pullrequests"]);
     let mut file = config_for(&sim);
     file["workspaces"] = json!(["acme"]);
     // Patterns, so that a name missing from the other workspace is no error.
@@ -599,7 +585,7 @@ fn config_env_and_files_merge_in_order_later_wins() {
 fn loglevel_env_changes_logging() {
     let sim = simulator();
     let scratch = Scratch::new();
-    let catalog = catalog_selecting(&scratch, &["workspaces"]);
+    let catalog = crate::harness::catalog_file(&scratch, &["workspaces"]);
     let config = scratch.json("config.json", &config_for(&sim));
     let args = [
         "--config",

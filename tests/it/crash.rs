@@ -86,16 +86,6 @@ fn last_state(messages: &[Value]) -> Option<Value> {
         .map(|m| m["value"].clone())
 }
 
-/// A catalog selecting [`STREAMS`].
-fn catalog(scratch: &Scratch) -> std::path::PathBuf {
-    let mut catalog = crate::harness::tap(&["--discover"]).success().messages[0].clone();
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = STREAMS.contains(&stream["tap_stream_id"].as_str().unwrap());
-        stream["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    scratch.json("catalog.json", &catalog)
-}
-
 fn spawn(config: &Path, catalog: &Path, state: Option<&Path>) -> Child {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("tap-bitbucket"));
     cmd.arg("--config").arg(config).arg("--catalog").arg(catalog);
@@ -182,7 +172,7 @@ fn a_killed_run_resumed_from_its_last_state_loses_nothing() {
     let mut config = config_for(&sim);
     config["page_size"] = json!(25);
     let config = scratch.json("config.json", &config);
-    let catalog = catalog(&scratch);
+    let catalog = crate::harness::catalog_file(&scratch, STREAMS);
     let expected = server_keys(&sim);
 
     // An uninterrupted run: how many lines a whole sync prints.
@@ -241,7 +231,7 @@ fn sigterm_ends_with_a_state_that_a_rerun_completes() {
     let mut config = config_for(&sim);
     config["page_size"] = json!(25);
     let config = scratch.json("config.json", &config);
-    let catalog = catalog(&scratch);
+    let catalog = crate::harness::catalog_file(&scratch, STREAMS);
     sim.set_faults(Faults {
         latency_ms: 15,
         ..Faults::default()

@@ -139,6 +139,29 @@ pub fn tap_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// The tap's own catalog (its `--discover` output, run once per test binary) with exactly
+/// `streams` selected at the stream level.
+pub fn catalog_selecting(streams: &[&str]) -> Value {
+    static DISCOVERED: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let mut catalog = DISCOVERED
+        .get_or_init(|| tap(&["--discover"]).success().messages[0].clone())
+        .clone();
+    for stream in catalog["streams"].as_array_mut().expect("streams") {
+        let selected = streams.contains(&stream["tap_stream_id"].as_str().expect("tap_stream_id"));
+        for entry in stream["metadata"].as_array_mut().expect("metadata") {
+            if entry["breadcrumb"] == json!([]) {
+                entry["metadata"]["selected"] = json!(selected);
+            }
+        }
+    }
+    catalog
+}
+
+/// [`catalog_selecting`] written to `catalog.json` in `scratch`.
+pub fn catalog_file(scratch: &Scratch, streams: &[&str]) -> PathBuf {
+    scratch.json("catalog.json", &catalog_selecting(streams))
+}
+
 /// Runs a sync with this config (and optional catalog/state), returning the run.
 pub fn sync(scratch: &Scratch, config: &Value, state: Option<&Value>) -> Run {
     let config = scratch.json("config.json", config);

@@ -4,7 +4,6 @@
 //! output, and the Singer metric lines in both log formats.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::PathBuf;
 
 use bitbucket_simulator::{Faults, SimConfig, Simulator};
 use serde_json::{json, Value};
@@ -37,16 +36,6 @@ fn pr_key(record: &Value) -> (String, String, i64) {
     )
 }
 
-/// A catalog selecting exactly `streams`.
-fn catalog(scratch: &Scratch, streams: &[&str]) -> PathBuf {
-    let mut catalog = crate::harness::tap(&["--discover"]).success().messages[0].clone();
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = streams.contains(&stream["tap_stream_id"].as_str().unwrap());
-        stream["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    scratch.json("catalog.json", &catalog)
-}
-
 /// Runs a sync of `streams` with `config`, extra arguments and environment variables.
 fn sync_streams(
     scratch: &Scratch,
@@ -55,7 +44,7 @@ fn sync_streams(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Run {
-    let catalog = catalog(scratch, streams);
+    let catalog = crate::harness::catalog_file(scratch, streams);
     let config = scratch.json("config.json", config);
     let mut args = vec![
         "--config",
@@ -388,21 +377,25 @@ fn oauth_client_credentials_grant_syncs() {
     assert_no_secret(&run, &["demo-secret", "demo-refresh"]);
 }
 
-#[test]
-fn oauth_tokens_are_renewed_before_they_expire() {
-    let sim = simulator();
+/// Syncs pull requests with OAuth tokens that live 1 s (renewed at half their life) in a run
+/// that lasts well over a second (one request at a time, 40 ms each), so it needs several.
+fn sync_with_short_lived_tokens(sim: &Simulator) -> Run {
     let scratch = Scratch::new();
-    // Tokens live 1 s and are renewed at half their life; the run lasts well over a second
-    // (one request at a time, 40 ms each), so it needs several.
     sim.set_token_lifetime_secs(1);
     sim.set_faults(Faults {
         latency_ms: 40,
         ..Faults::default()
     });
-    let mut config = oauth_config(&sim);
+    let mut config = oauth_config(sim);
     config["max_concurrency"] = json!(1);
     config["page_size"] = json!(10);
-    let run = sync_streams(&scratch, &config, &["pullrequests"], &[], &[]).success();
+    sync_streams(&scratch, &config, &["pullrequests"], &[], &[]).success()
+}
+
+#[test]
+fn oauth_tokens_are_renewed_before_they_expire() {
+    let sim = simulator();
+    let run = sync_with_short_lived_tokens(&sim);
     assert!(
         sim.token_requests() >= 2,
         "{} token requests",
@@ -420,16 +413,7 @@ fn a_rotated_refresh_token_is_used_from_then_on_with_one_warning() {
         ..SimConfig::default()
     })
     .expect("start simulator");
-    let scratch = Scratch::new();
-    sim.set_token_lifetime_secs(1);
-    sim.set_faults(Faults {
-        latency_ms: 40,
-        ..Faults::default()
-    });
-    let mut config = oauth_config(&sim);
-    config["max_concurrency"] = json!(1);
-    config["page_size"] = json!(10);
-    let run = sync_streams(&scratch, &config, &["pullrequests"], &[], &[]).success();
+    let run = sync_with_short_lived_tokens(&sim);
     // With rotation the configured token is revoked by the first grant: later grants only
     // succeed with the rotated one.
     assert!(

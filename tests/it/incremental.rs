@@ -48,19 +48,8 @@ fn prs_only(sim: &bitbucket_simulator::Simulator, extra: Value) -> Value {
     config
 }
 
-/// A catalog selecting only `pullrequests`.
-fn select_prs(scratch: &Scratch) -> std::path::PathBuf {
-    let catalog = crate::harness::tap(&["--discover"]).success().messages[0].clone();
-    let mut catalog = catalog;
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = stream["tap_stream_id"] == "pullrequests";
-        stream["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    scratch.json("catalog.json", &catalog)
-}
-
 fn sync_prs(scratch: &Scratch, config: &Value, state: Option<&Value>) -> Run {
-    let catalog = select_prs(scratch);
+    let catalog = crate::harness::catalog_file(scratch, &["pullrequests"]);
     let config_path = scratch.json("config.json", config);
     let mut args = vec![
         "--config".to_string(),

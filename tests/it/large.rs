@@ -91,12 +91,7 @@ fn a_hundred_thousand_pull_requests_arrive_exactly_once_with_monotonic_bookmarks
         "config.json",
         &json!({"api_url": sim.api_url(), "access_token": TOKEN, "requests_per_hour": 0}),
     );
-    let mut catalog = crate::harness::tap(&["--discover"]).success().messages[0].clone();
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = stream["tap_stream_id"] == "pullrequests";
-        stream["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    let catalog = scratch.json("catalog.json", &catalog);
+    let catalog = crate::harness::catalog_file(&scratch, &["pullrequests"]);
 
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("tap-bitbucket"))
         .args(["--config", config.to_str().unwrap()])

@@ -11,18 +11,8 @@ use crate::harness::{
 
 const ADDED: &[&str] = &["workspace_slug", "repository_slug", "repository_uuid"];
 
-/// A catalog selecting only `streams`.
-fn select(scratch: &Scratch, streams: &[&str]) -> std::path::PathBuf {
-    let mut catalog = crate::harness::tap(&["--discover"]).success().messages[0].clone();
-    for stream in catalog["streams"].as_array_mut().unwrap() {
-        let selected = streams.contains(&stream["tap_stream_id"].as_str().unwrap());
-        stream["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    scratch.json("catalog.json", &catalog)
-}
-
 fn run(scratch: &Scratch, streams: &[&str], config: &Value, state: Option<&Value>) -> Run {
-    let catalog = select(scratch, streams);
+    let catalog = crate::harness::catalog_file(scratch, streams);
     let config = scratch.json("config.json", config);
     let mut args = vec![
         "--config".to_string(),

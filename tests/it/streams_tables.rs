@@ -24,25 +24,11 @@ fn user_config(sim: &Simulator) -> Value {
     config
 }
 
-/// The tap's own catalog with exactly `streams` selected.
-fn catalog_selecting(streams: &[&str]) -> Value {
-    let mut catalog = tap(&["--discover"]).success().messages[0].clone();
-    for stream in catalog["streams"].as_array_mut().expect("streams") {
-        let selected = streams.contains(&stream["tap_stream_id"].as_str().unwrap_or_default());
-        for entry in stream["metadata"].as_array_mut().expect("metadata") {
-            if entry["breadcrumb"].as_array().is_some_and(Vec::is_empty) {
-                entry["metadata"]["selected"] = json!(selected);
-            }
-        }
-    }
-    catalog
-}
-
 /// Syncs exactly `streams` with `config` (and `state`).
 fn sync_streams(config: &Value, streams: &[&str], state: Option<&Value>) -> Run {
     let scratch = Scratch::new();
     let config = scratch.json("config.json", config);
-    let catalog = scratch.json("catalog.json", &catalog_selecting(streams));
+    let catalog = crate::harness::catalog_file(&scratch, streams);
     let mut args = vec![
         "--config".to_string(),
         config.display().to_string(),
