@@ -392,7 +392,7 @@ mod tests {
             for count in [2, 3] {
                 let records = Output::Records {
                     stream: "things",
-                    lines: String::new(),
+                    lines: Vec::new(),
                     count,
                 };
                 partition_tx.send(records).await.map_err(|_| ())?;

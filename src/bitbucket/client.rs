@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::redirect;
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use url::Url;
 
 use super::budget::Budget;
@@ -166,26 +167,44 @@ impl Client {
         Ok(url)
     }
 
-    /// GETs one page of a collection. A page whose `next` link leaves the API's origin is
-    /// refused at once, whether or not the reader would follow it.
+    /// GETs one page of a collection, as owned values (see [`Client::page`]).
     pub async fn get_page<T: DeserializeOwned>(&self, url: &Url) -> Result<Page<T>, ApiError> {
-        let page: Page<T> = self.get_json(url).await?;
+        self.get_with(url, |text| self.page(url, text)).await
+    }
+
+    /// Decodes the body of the page at `url` (see [`decode_text`]). A page whose `next` link
+    /// leaves the API's origin is refused at once, whether or not the reader would follow it.
+    pub fn page<'b, T: Deserialize<'b>>(&self, url: &Url, text: &'b str) -> Result<Page<T>, ApiError> {
+        let page: Page<T> = decode_text(url.path(), text)?;
         if let Some(next) = &page.next {
             self.next_url(url, next)?;
         }
         Ok(page)
     }
 
-    /// GETs a JSON document, retrying 429, 5xx, network failures and malformed bodies. An
-    /// OAuth token the API calls expired is renewed once per request.
+    /// GETs a JSON document as an owned value (see [`Client::get_with`]).
     pub async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<T, ApiError> {
+        self.get_with(url, |text| decode_text(url.path(), text)).await
+    }
+
+    /// GETs a JSON document and hands its text to `read`, which decodes it (values that
+    /// borrow from the text) and returns what must outlive it, such as the page's rendered
+    /// records. Retries 429, 5xx, network failures and bodies that are not JSON (`read`
+    /// answering [`ApiError::Malformed`]); `read` runs once per body received, and any other
+    /// error it returns is final. An OAuth token the API calls expired is renewed once per
+    /// request.
+    pub async fn get_with<R>(
+        &self,
+        url: &Url,
+        mut read: impl FnMut(&str) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
         let mut attempt = 0;
         let mut renewed = false;
         loop {
             let Attempt {
                 result,
                 token_generation,
-            } = self.get_once(url).await;
+            } = self.get_once(url, &mut read).await;
             match result {
                 Ok(value) => return Ok(value),
                 Err(error) if !renewed && token_expired(&error) && token_generation.is_some() => {
@@ -223,8 +242,8 @@ impl Client {
         }
     }
 
-    /// One attempt: wait for the budget, authenticate, send, read and decode.
-    async fn get_once<T: DeserializeOwned>(&self, url: &Url) -> Attempt<T> {
+    /// One attempt: wait for the budget, authenticate, send, and hand the body to `read`.
+    async fn get_once<R>(&self, url: &Url, read: &mut impl FnMut(&str) -> Result<R, ApiError>) -> Attempt<R> {
         let _slot = self.budget.acquire().await;
         let mut request = self.http.get(url.clone());
         let mut token_generation = None;
@@ -244,16 +263,17 @@ impl Client {
             },
         }
         Attempt {
-            result: self.send(url, request).await,
+            result: self.send(url, request, read).await,
             token_generation,
         }
     }
 
-    async fn send<T: DeserializeOwned>(
+    async fn send<R>(
         &self,
         url: &Url,
         request: reqwest::RequestBuilder,
-    ) -> Result<T, ApiError> {
+        read: &mut impl FnMut(&str) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
         let endpoint = url.path().to_string();
         let started = Instant::now();
         let transport = |e: reqwest::Error| {
@@ -278,7 +298,7 @@ impl Client {
             "GET"
         );
         let result = if status.is_success() {
-            decode(&endpoint, &body)
+            utf8(&endpoint, &body).and_then(read)
         } else {
             Err(ApiError::Status {
                 status: status.as_u16(),
@@ -307,12 +327,21 @@ fn token_expired(error: &ApiError) -> bool {
 /// is [`ApiError::Data`] naming its JSON path (`values[3].author.uuid`), a body that is not
 /// JSON (truncated, garbled, not UTF-8, nested too deep) is [`ApiError::Malformed`]. Public so
 /// the property tests can feed it arbitrary bodies; it never panics.
-pub fn decode<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
-    // JSON text is UTF-8: one check of the whole body is cheaper than one per string.
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::Malformed {
+pub fn decode<'b, T: Deserialize<'b>>(endpoint: &str, body: &'b [u8]) -> Result<T, ApiError> {
+    decode_text(endpoint, utf8(endpoint, body)?)
+}
+
+/// A body as text: JSON is UTF-8, and one check of the whole body is cheaper than one per
+/// string. A body that is not UTF-8 is [`ApiError::Malformed`].
+fn utf8<'b>(endpoint: &str, body: &'b [u8]) -> Result<&'b str, ApiError> {
+    std::str::from_utf8(body).map_err(|e| ApiError::Malformed {
         endpoint: endpoint.to_string(),
         reason: format!("the body is not UTF-8: {e}"),
-    })?;
+    })
+}
+
+/// [`decode`] of a body already known to be UTF-8.
+pub fn decode_text<'b, T: Deserialize<'b>>(endpoint: &str, text: &'b str) -> Result<T, ApiError> {
     // Nearly every body decodes, and tracking the path of every value costs an allocation per
     // key (a third of the decoding time of a page of pull requests): decode without it first,
     // and only a body that fails is decoded again to name the path.
@@ -323,7 +352,7 @@ pub fn decode<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, Api
 }
 
 /// [`decode`]'s slow path: the same decoding, tracking the JSON path for the error.
-fn decode_with_path<T: DeserializeOwned>(endpoint: &str, text: &str) -> Result<T, ApiError> {
+fn decode_with_path<'b, T: Deserialize<'b>>(endpoint: &str, text: &'b str) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let malformed = |e: serde_json::Error| ApiError::Malformed {
         endpoint: endpoint.to_string(),

@@ -17,7 +17,7 @@ mod page;
 mod retry;
 
 pub use auth::Credentials;
-pub use client::{decode, Client, ClientOptions};
+pub use client::{decode, decode_text, Client, ClientOptions};
 pub use error::ApiError;
 pub use page::Page;
 

@@ -24,8 +24,8 @@ pub enum Output {
     Records {
         /// The stream.
         stream: &'static str,
-        /// The lines, each ending in `\n`.
-        lines: String,
+        /// The lines, each ending in `\n` (UTF-8: serde_json writes nothing else).
+        lines: Vec<u8>,
         /// How many records.
         count: u64,
     },
@@ -62,6 +62,20 @@ pub enum WriteError {
     /// The connection test (`--test`) has the one page it needed: the reader stops here.
     #[error("one page read (connection test)")]
     PageLimit,
+}
+
+/// One page of RECORD lines from [`Emitter::render`], waiting to be sent.
+#[derive(Debug, Default)]
+pub struct RenderedPage {
+    lines: Vec<u8>,
+    count: u64,
+}
+
+impl RenderedPage {
+    /// How many records it holds.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
 }
 
 /// A stream's handle for sending its output to the writer.
@@ -143,13 +157,13 @@ impl Emitter {
 
     /// Sends one page of records as RECORD messages stamped with the current time.
     pub async fn records<T: Serialize>(&self, records: &[T]) -> Result<(), WriteError> {
-        if records.is_empty() {
-            return if self.one_page {
-                Err(WriteError::PageLimit)
-            } else {
-                Ok(())
-            };
-        }
+        self.send_page(self.render(records)?).await
+    }
+
+    /// Renders one page of records as RECORD lines stamped with the current time, without
+    /// sending them: the lines own their text, so the page body the records borrow from can
+    /// be dropped before they are sent.
+    pub fn render<T: Serialize>(&self, records: &[T]) -> Result<RenderedPage, WriteError> {
         let time_extracted = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
         let mut lines = Vec::new();
         for (i, record) in records.iter().enumerate() {
@@ -170,16 +184,22 @@ impl Emitter {
                 lines.reserve((lines.len() + lines.len() / 8) * (records.len() - 1));
             }
         }
-        let lines = String::from_utf8(lines).map_err(|e| WriteError::Serialize {
-            stream: self.stream,
-            reason: e.to_string(),
-        })?;
-        self.send(Output::Records {
-            stream: self.stream,
+        Ok(RenderedPage {
             lines,
             count: records.len() as u64,
         })
-        .await?;
+    }
+
+    /// Sends a page made by [`Emitter::render`].
+    pub async fn send_page(&self, page: RenderedPage) -> Result<(), WriteError> {
+        if page.count > 0 {
+            self.send(Output::Records {
+                stream: self.stream,
+                lines: page.lines,
+                count: page.count,
+            })
+            .await?;
+        }
         if self.one_page {
             return Err(WriteError::PageLimit);
         }
@@ -246,7 +266,7 @@ impl<W: Write> Writer<W> {
         match output {
             Output::Line(line) => self.out.write_all(line.as_bytes())?,
             Output::Records { stream, lines, count } => {
-                self.out.write_all(lines.as_bytes())?;
+                self.out.write_all(&lines)?;
                 *self.counts.entry(stream).or_default() += count;
             }
             Output::Bookmark {

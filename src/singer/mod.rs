@@ -9,6 +9,6 @@ mod schema;
 mod state;
 
 pub use catalog::{discover, CatalogError, Selection, StreamDescription, StreamSelection};
-pub use emit::{Emitter, Output, WriteError, Writer};
+pub use emit::{Emitter, Output, RenderedPage, WriteError, Writer};
 pub use schema::{record_schema, Timestamp};
 pub use state::{Context, State, StateError};

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use super::newest_first::{self, DatedRecord};
 use super::pullrequests::PullRequestEndpoint;
 use super::{
-    Account, Links, PartitionRun, RenderedText, RepositoryKeys, Scope, StreamDef, StreamError, Timestamp,
+    Account, Links, PartitionRun, RenderedText, RepositoryKeys, Scope, StreamDef, StreamError, Text,
+    Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
@@ -25,26 +26,28 @@ use crate::sync::format_bookmark;
 /// The pull request an activity item belongs to (condensed).
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ActivityPullRequest {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ActivityPullRequest<'a> {
     /// `pullrequest`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The pull request id.
     pub id: Option<i64>,
     /// Its title.
-    pub title: Option<String>,
+    pub title: Option<Text<'a>>,
     /// Its draft flag.
     pub draft: Option<bool>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 /// Where an inline comment sits in the diff.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct CommentInline {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommentInline<'a> {
     /// The file path.
-    pub path: Option<String>,
+    pub path: Option<Text<'a>>,
     /// The line in the old version.
     pub from: Option<i64>,
     /// The line in the new version.
@@ -60,20 +63,22 @@ pub struct CommentInline {
 /// A reference to a parent comment.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct CommentRef {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommentRef<'a> {
     /// The parent comment id.
     pub id: Option<i64>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 /// A pull request comment.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ActivityComment {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ActivityComment<'a> {
     /// `pullrequest_comment`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The comment id.
     pub id: Option<i64>,
     /// When it was written.
@@ -81,57 +86,59 @@ pub struct ActivityComment {
     /// When it was last edited.
     pub updated_on: Option<Timestamp>,
     /// The text.
-    pub content: Option<RenderedText>,
+    pub content: Option<RenderedText<'a>>,
     /// The author.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
     /// Whether it was deleted.
     pub deleted: Option<bool>,
     /// Whether it is a pending (draft review) comment.
     pub pending: Option<bool>,
     /// Where an inline comment sits.
-    pub inline: Option<CommentInline>,
+    pub inline: Option<CommentInline<'a>>,
     /// The comment it answers.
-    pub parent: Option<CommentRef>,
+    pub parent: Option<CommentRef<'a>>,
     /// The pull request (condensed).
-    pub pullrequest: Option<ActivityPullRequest>,
+    pub pullrequest: Option<ActivityPullRequest<'a>>,
     /// Resolution state, when resolved.
     pub resolution: Option<Map<String, Value>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 /// An approval or a change request.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ActivityReview {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ActivityReview<'a> {
     /// When it happened.
     pub date: Option<Timestamp>,
     /// Who approved or requested changes.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
     /// The pull request (condensed).
-    pub pullrequest: Option<ActivityPullRequest>,
+    pub pullrequest: Option<ActivityPullRequest<'a>>,
 }
 
 /// An update: the pull request's state, title, description or branches as of that event.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ActivityUpdate {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ActivityUpdate<'a> {
     /// When it happened.
     pub date: Option<Timestamp>,
     /// The state after the update.
-    pub state: Option<String>,
+    pub state: Option<Text<'a>>,
     /// The title after the update.
-    pub title: Option<String>,
+    pub title: Option<Text<'a>>,
     /// The description after the update.
-    pub description: Option<String>,
+    pub description: Option<Text<'a>>,
     /// The decline reason, if any.
-    pub reason: Option<String>,
+    pub reason: Option<Text<'a>>,
     /// Who made the update.
-    pub author: Option<Account>,
+    pub author: Option<Account<'a>>,
     /// The source side.
-    pub source: Option<PullRequestEndpoint>,
+    pub source: Option<PullRequestEndpoint<'a>>,
     /// The destination side.
-    pub destination: Option<PullRequestEndpoint>,
+    pub destination: Option<PullRequestEndpoint<'a>>,
     /// The draft flag after the update.
     pub draft: Option<bool>,
     /// What changed (old and new values), when the API says.
@@ -141,7 +148,8 @@ pub struct ActivityUpdate {
 /// One activity item (`GET /repositories/{workspace}/{repo}/pullrequests/activity`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ActivityRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ActivityRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -165,22 +173,27 @@ pub struct ActivityRecord {
     #[serde(skip_deserializing)]
     pub event_time: Option<Timestamp>,
     /// The pull request (condensed).
-    pub pull_request: Option<ActivityPullRequest>,
+    pub pull_request: Option<ActivityPullRequest<'a>>,
     /// A comment.
-    pub comment: Option<ActivityComment>,
+    pub comment: Option<ActivityComment<'a>>,
     /// An approval.
-    pub approval: Option<ActivityReview>,
+    pub approval: Option<ActivityReview<'a>>,
     /// A change request.
-    pub changes_requested: Option<ActivityReview>,
+    pub changes_requested: Option<ActivityReview<'a>>,
     /// An update.
-    pub update: Option<ActivityUpdate>,
+    pub update: Option<ActivityUpdate<'a>>,
 }
 
-impl ActivityRecord {
+impl ActivityRecord<'_> {
     /// The kind, event time, X (comment id or event time) and actor of the item, or `None`
     /// for an item of a kind the tap does not know.
     fn identity(&self) -> Option<(&'static str, Option<Timestamp>, String, String)> {
-        let uuid = |a: &Option<Account>| a.as_ref().and_then(|a| a.uuid.clone()).unwrap_or_default();
+        let uuid = |a: &Option<Account>| {
+            a.as_ref()
+                .and_then(|a| a.uuid)
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        };
         let micros = |t: &Option<Timestamp>| {
             t.as_ref()
                 .and_then(Timestamp::parse)
@@ -210,7 +223,7 @@ impl ActivityRecord {
     }
 }
 
-impl DatedRecord for ActivityRecord {
+impl DatedRecord for ActivityRecord<'_> {
     fn event_time(&self) -> Option<DateTime<Utc>> {
         self.identity()
             .and_then(|(_, at, _, _)| at)
@@ -220,6 +233,7 @@ impl DatedRecord for ActivityRecord {
 }
 
 super::repository_keys!(ActivityRecord);
+super::borrowing!(Activities => ActivityRecord);
 
 /// The synthetic id of an activity item.
 pub fn activity_id(
@@ -258,7 +272,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     ]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));
-    newest_first::read(&run, url, "event_time", chrono::Duration::zero(), |a: &mut ActivityRecord| {
+    newest_first::read::<Activities, _>(&run, url, "event_time", chrono::Duration::zero(), |a| {
         let Some((kind, at, x, actor)) = a.identity() else {
             tracing::debug!(repository = %repo.slug, "Skipping an activity item of an unknown kind.");
             return false;

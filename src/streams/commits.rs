@@ -11,7 +11,7 @@ use super::newest_first::{self, DatedRecord};
 use super::pullrequests::Participant;
 use super::{
     Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope, StreamDef,
-    StreamError, Timestamp,
+    StreamError, Text, Timestamp,
 };
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
@@ -19,20 +19,22 @@ use crate::singer::record_schema;
 /// A commit's author or committer: the raw git identity and the Bitbucket user, when mapped.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct CommitIdentity {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommitIdentity<'a> {
     /// `author` or `committer`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// `Name <email>` as written in git.
-    pub raw: Option<String>,
+    pub raw: Option<Text<'a>>,
     /// The Bitbucket account, when the email maps to one.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
 }
 
 /// A commit (`GET /repositories/{workspace}/{repo}/commits`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CommitRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommitRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -44,36 +46,37 @@ pub struct CommitRecord {
     pub repository_uuid: String,
     /// `commit`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The full hash (key).
-    pub hash: String,
+    pub hash: Text<'a>,
     /// The author date (replication key).
     pub date: Option<Timestamp>,
     /// The author.
-    pub author: Option<CommitIdentity>,
+    pub author: Option<CommitIdentity<'a>>,
     /// The committer (often absent).
-    pub committer: Option<CommitIdentity>,
+    pub committer: Option<CommitIdentity<'a>>,
     /// The message.
-    pub message: Option<String>,
+    pub message: Option<Text<'a>>,
     /// The message as rendered text.
-    pub summary: Option<RenderedText>,
+    pub summary: Option<RenderedText<'a>>,
     /// The parent commits.
-    pub parents: Option<Vec<CommitRef>>,
+    pub parents: Option<Vec<CommitRef<'a>>>,
     /// The repository.
-    pub repository: Option<RepositoryRef>,
+    pub repository: Option<RepositoryRef<'a>>,
     /// Participants (approvals on the commit).
-    pub participants: Option<Vec<Participant>>,
+    pub participants: Option<Vec<Participant<'a>>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
-impl DatedRecord for CommitRecord {
+impl DatedRecord for CommitRecord<'_> {
     fn event_time(&self) -> Option<DateTime<Utc>> {
         self.date.as_ref().and_then(Timestamp::parse)
     }
 }
 
 super::repository_keys!(CommitRecord);
+super::borrowing!(Commits => CommitRecord);
 
 /// `commits`: incremental on `date`, newest first with a lookback, one partition per
 /// repository.
@@ -95,7 +98,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let lookback = Duration::days(i64::from(run.settings.commits_lookback_days));
-    newest_first::read(&run, url, "date", lookback, |c: &mut CommitRecord| {
+    newest_first::read::<Commits, _>(&run, url, "date", lookback, |c| {
         c.set_repository_keys(&repo);
         true
     })

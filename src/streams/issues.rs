@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::paged::read_repository_collection;
-use super::{Links, PartitionRun, Scope, StreamDef, StreamError};
+use super::{Links, PartitionRun, Scope, StreamDef, StreamError, Text};
 use crate::singer::record_schema;
 
 /// A component, version or milestone of a repository's issue tracker (the three share one
 /// shape: `{type, id, name, links}`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct IssueTrackerObjectRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct IssueTrackerObjectRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -31,16 +32,17 @@ pub struct IssueTrackerObjectRecord {
     pub repository_uuid: String,
     /// `component`, `version` or `milestone`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The id, unique within the repository's tracker (key).
     pub id: i64,
     /// The name.
-    pub name: Option<String>,
+    pub name: Option<Text<'a>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 super::repository_keys!(IssueTrackerObjectRecord);
+super::borrowing!(IssueTrackerObjects => IssueTrackerObjectRecord);
 
 /// `issue_components`: `GET /repositories/{workspace}/{repo}/components`.
 pub const ISSUE_COMPONENTS: StreamDef =
@@ -67,6 +69,6 @@ const fn issue_stream(name: &'static str, read: super::ReadFn) -> StreamDef {
 }
 
 async fn read(run: PartitionRun, collection: &'static str) -> Result<(), StreamError> {
-    read_repository_collection::<IssueTrackerObjectRecord>(&run, &[collection]).await?;
+    read_repository_collection::<IssueTrackerObjects>(&run, &[collection]).await?;
     Ok(())
 }

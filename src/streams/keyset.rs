@@ -10,17 +10,17 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
 use super::paged::follow_next;
-use super::{PartitionRun, StreamError, Timestamp};
+use super::{Borrowing, PartitionRun, StreamError, Timestamp};
 use crate::bitbucket::Page;
+use crate::singer::RenderedPage;
 use crate::sync::bbql_datetime;
 
 /// A record the keyset reader can page through.
-pub trait KeysetRecord: DeserializeOwned + Serialize + Send {
+pub trait KeysetRecord: Serialize {
     /// The replication key's value.
     fn replication_value(&self) -> Option<&Timestamp>;
     /// What tells two records of the partition apart.
@@ -37,15 +37,13 @@ pub async fn read<T, F>(
     mut prepare: F,
 ) -> Result<(), StreamError>
 where
-    T: KeysetRecord,
-    F: FnMut(&mut T) -> bool,
+    T: Borrowing,
+    for<'b> T::Of<'b>: KeysetRecord,
+    F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
     let window = &run.window;
     let mut cursor: Option<DateTime<Utc>> = window.lower;
-    // The newest timestamp emitted and the identities emitted at it, so that re-reading
-    // `>= cursor` does not emit them twice.
-    let mut newest: Option<DateTime<Utc>> = None;
-    let mut at_newest: HashSet<String> = HashSet::new();
+    let mut emitted = Emitted::default();
     let mut follow: Option<Url> = None;
     let mut followed: HashSet<String> = HashSet::new();
     loop {
@@ -53,48 +51,23 @@ where
             Some(url) => url,
             None => query_url(&base, field, cursor, window.end),
         };
-        let page: Page<T> = run.client.get_page(&url).await?;
-        let mut emit = Vec::with_capacity(page.values.len());
-        let mut reached_end = false;
-        for mut record in page.values {
-            let at = record.replication_value().and_then(Timestamp::parse);
-            if let Some(at) = at {
-                if window.end.is_some_and(|end| at >= end) {
-                    reached_end = true;
-                    continue;
-                }
-                if window.lower.is_some_and(|lower| at < lower) {
-                    continue;
-                }
-                let id = record.identity();
-                match newest {
-                    Some(n) if at < n => {}
-                    Some(n) if at == n => {
-                        if !at_newest.insert(id) {
-                            continue;
-                        }
-                    }
-                    _ => {
-                        newest = Some(at);
-                        at_newest.clear();
-                        at_newest.insert(id);
-                    }
-                }
-            }
-            if prepare(&mut record) {
-                emit.push(record);
-            }
-        }
-        run.emitter.records(&emit).await?;
-        let advanced = newest.is_some() && newest > cursor;
+        let step = run
+            .client
+            .get_with(&url, |text| {
+                let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                Ok(select(run, page, &mut emitted, &mut prepare))
+            })
+            .await??;
+        run.emitter.send_page(step.rendered).await?;
+        let advanced = emitted.newest.is_some() && emitted.newest > cursor;
         if advanced {
-            cursor = newest;
+            cursor = emitted.newest;
         }
         if let Some(value) = cursor.and_then(|c| window.bookmark_value(c)) {
             run.emitter.bookmark(&run.context, field, value).await?;
         }
-        let Some(next) = page.next else { break };
-        if reached_end {
+        let Some(next) = step.next else { break };
+        if step.reached_end {
             break;
         }
         if !advanced {
@@ -103,6 +76,70 @@ where
         }
     }
     Ok(())
+}
+
+/// The newest timestamp emitted and the identities emitted at it, so that re-reading
+/// `>= cursor` does not emit them twice.
+#[derive(Default)]
+struct Emitted {
+    newest: Option<DateTime<Utc>>,
+    at_newest: HashSet<String>,
+}
+
+/// What one page gave: its records to emit, rendered, and where to go next.
+struct Step {
+    rendered: RenderedPage,
+    next: Option<String>,
+    /// A record at or past the window's end was seen: the read is over.
+    reached_end: bool,
+}
+
+/// Picks the records of `page` to emit (inside the window, not emitted before, kept by
+/// `prepare`) and renders them.
+fn select<R, F>(
+    run: &PartitionRun,
+    page: Page<R>,
+    emitted: &mut Emitted,
+    prepare: &mut F,
+) -> Result<Step, StreamError>
+where
+    R: KeysetRecord,
+    F: FnMut(&mut R) -> bool,
+{
+    let window = &run.window;
+    let mut records = page.values;
+    let mut reached_end = false;
+    records.retain_mut(|record| {
+        if let Some(at) = record.replication_value().and_then(Timestamp::parse) {
+            if window.end.is_some_and(|end| at >= end) {
+                reached_end = true;
+                return false;
+            }
+            if window.lower.is_some_and(|lower| at < lower) {
+                return false;
+            }
+            let id = record.identity();
+            match emitted.newest {
+                Some(n) if at < n => {}
+                Some(n) if at == n => {
+                    if !emitted.at_newest.insert(id) {
+                        return false;
+                    }
+                }
+                _ => {
+                    emitted.newest = Some(at);
+                    emitted.at_newest.clear();
+                    emitted.at_newest.insert(id);
+                }
+            }
+        }
+        prepare(record)
+    });
+    Ok(Step {
+        rendered: run.emitter.render(&records)?,
+        next: page.next,
+        reached_end,
+    })
 }
 
 /// The endpoint with `q` and `sort` for a read from `lower` (inclusive) to `end` (exclusive).

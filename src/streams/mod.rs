@@ -2,7 +2,8 @@
 //! list that discovery, schema generation, selection and sync all read.
 //!
 //! Adding a stream means: a record type deriving `Serialize`, `Deserialize` and `JsonSchema`
-//! (in the file of its resource family), one [`StreamDef`] entry below, and its generated
+//! (in the file of its resource family; its strings are [`Text`] borrowed from the page body,
+//! declared to readers with [`borrowing!`]), one [`StreamDef`] entry below, and its generated
 //! `schemas/<stream>.json` (`UPDATE_SCHEMAS=1 cargo test`).
 
 mod activity;
@@ -240,8 +241,8 @@ pub trait RepositoryKeys {
 
 /// Implements [`RepositoryKeys`] for record types with the three parent-key fields.
 macro_rules! repository_keys {
-    ($($record:ty),+ $(,)?) => {$(
-        impl $crate::streams::RepositoryKeys for $record {
+    ($($record:ident),+ $(,)?) => {$(
+        impl $crate::streams::RepositoryKeys for $record<'_> {
             fn set_repository_keys(&mut self, repo: &$crate::streams::RepositoryInfo) {
                 self.workspace_slug.clone_from(&repo.workspace);
                 self.repository_slug.clone_from(&repo.slug);
@@ -251,3 +252,26 @@ macro_rules! repository_keys {
     )+};
 }
 pub(crate) use repository_keys;
+
+/// A record type that borrows from the page body it is decoded from: `Self::Of<'b>` is the
+/// record read from a body that lives for `'b`. Implemented by a marker type per record
+/// type (see [`borrowing`]), so readers are generic over record types without naming a
+/// lifetime, and a page's records are written out before its body is dropped.
+pub trait Borrowing: 'static {
+    /// The record type, borrowing from a body that lives for `'b`.
+    type Of<'b>: serde::Deserialize<'b> + serde::Serialize;
+}
+
+/// Declares a marker type implementing [`Borrowing`] for a record type with one lifetime
+/// parameter: `borrowing!(Forks => ForkRecord)`.
+macro_rules! borrowing {
+    ($($marker:ident => $record:ident),+ $(,)?) => {$(
+        #[doc = concat!("[`", stringify!($record), "`], for the generic readers.")]
+        pub struct $marker;
+
+        impl $crate::streams::Borrowing for $marker {
+            type Of<'b> = $record<'b>;
+        }
+    )+};
+}
+pub(crate) use borrowing;

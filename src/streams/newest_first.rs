@@ -11,16 +11,16 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
 use super::paged::follow_next;
-use super::{PartitionRun, StreamError};
+use super::{Borrowing, PartitionRun, StreamError};
 use crate::bitbucket::Page;
+use crate::singer::RenderedPage;
 
 /// A record of a newest-first collection.
-pub trait DatedRecord: DeserializeOwned + Serialize + Send {
+pub trait DatedRecord: Serialize {
     /// The replication key's value.
     fn event_time(&self) -> Option<DateTime<Utc>>;
 }
@@ -36,8 +36,9 @@ pub async fn read<T, F>(
     mut prepare: F,
 ) -> Result<(), StreamError>
 where
-    T: DatedRecord,
-    F: FnMut(&mut T) -> bool,
+    T: Borrowing,
+    for<'b> T::Of<'b>: DatedRecord,
+    F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
     let window = &run.window;
     let stop_before = window.lower.map(|lower| lower - lookback);
@@ -45,39 +46,63 @@ where
     let mut url = url;
     let mut followed = HashSet::new();
     loop {
-        let page: Page<T> = run.client.get_page(&url).await?;
-        let all_older = stop_before.is_some_and(|stop| {
-            !page.values.is_empty()
-                && page
-                    .values
-                    .iter()
-                    .all(|r| r.event_time().is_some_and(|at| at < stop))
-        });
-        if all_older {
-            break;
-        }
-        let mut emit = Vec::with_capacity(page.values.len());
-        for mut record in page.values {
-            let at = record.event_time();
-            if let (Some(at), Some(end)) = (at, window.end) {
-                if at >= end {
-                    continue;
-                }
-            }
-            if !prepare(&mut record) {
-                continue;
-            }
-            if let Some(at) = at {
-                newest = newest.max(Some(at));
-            }
-            emit.push(record);
-        }
-        run.emitter.records(&emit).await?;
-        let Some(next) = page.next else { break };
+        let step = run
+            .client
+            .get_with(&url, |text| {
+                let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                Ok(select(run, page, stop_before, &mut newest, &mut prepare))
+            })
+            .await??;
+        let Some((rendered, next)) = step else { break };
+        run.emitter.send_page(rendered).await?;
+        let Some(next) = next else { break };
         url = follow_next(run, &url, &next, &mut followed)?;
     }
     if let Some(value) = newest.and_then(|n| window.bookmark_value(n)) {
         run.emitter.bookmark(&run.context, field, value).await?;
     }
     Ok(())
+}
+
+/// The records of `page` to emit, rendered, and its `next` link; `None` once a page is all
+/// older than `stop_before` (the read ends there, that page not emitted).
+fn select<R, F>(
+    run: &PartitionRun,
+    page: Page<R>,
+    stop_before: Option<DateTime<Utc>>,
+    newest: &mut Option<DateTime<Utc>>,
+    prepare: &mut F,
+) -> Result<Option<(RenderedPage, Option<String>)>, StreamError>
+where
+    R: DatedRecord,
+    F: FnMut(&mut R) -> bool,
+{
+    let all_older = stop_before.is_some_and(|stop| {
+        !page.values.is_empty()
+            && page
+                .values
+                .iter()
+                .all(|r| r.event_time().is_some_and(|at| at < stop))
+    });
+    if all_older {
+        return Ok(None);
+    }
+    let end = run.window.end;
+    let mut records = page.values;
+    records.retain_mut(|record| {
+        let at = record.event_time();
+        if let (Some(at), Some(end)) = (at, end) {
+            if at >= end {
+                return false;
+            }
+        }
+        if !prepare(record) {
+            return false;
+        }
+        if let Some(at) = at {
+            *newest = (*newest).max(Some(at));
+        }
+        true
+    });
+    Ok(Some((run.emitter.render(&records)?, page.next)))
 }

@@ -3,29 +3,33 @@
 
 use std::collections::HashSet;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use url::Url;
 
-use super::{PartitionRun, RepositoryKeys, StreamError};
+use super::{Borrowing, PartitionRun, RepositoryKeys, StreamError};
 use crate::bitbucket::{ApiError, Page, MAX_PAGELEN};
 
 /// Reads every page of the collection at `url`, calling `prepare` on each record.
 pub async fn read_all<T, F>(run: &PartitionRun, url: Url, mut prepare: F) -> Result<u64, StreamError>
 where
-    T: DeserializeOwned + Serialize + Send,
-    F: FnMut(&mut T),
+    T: Borrowing,
+    F: for<'b> FnMut(&mut T::Of<'b>),
 {
     let mut url = url;
     let mut seen = HashSet::new();
     let mut count = 0u64;
     loop {
-        let page: Page<T> = run.client.get_page(&url).await?;
-        let mut records = page.values;
-        records.iter_mut().for_each(&mut prepare);
-        count += records.len() as u64;
-        run.emitter.records(&records).await?;
-        let Some(next) = page.next else {
+        let (rendered, next) = run
+            .client
+            .get_with(&url, |text| {
+                let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                let mut records = page.values;
+                records.iter_mut().for_each(&mut prepare);
+                Ok(run.emitter.render(&records).map(|r| (r, page.next)))
+            })
+            .await??;
+        count += rendered.count();
+        run.emitter.send_page(rendered).await?;
+        let Some(next) = next else {
             return Ok(count);
         };
         url = follow_next(run, &url, &next, &mut seen)?;
@@ -56,7 +60,8 @@ pub fn follow_next(
 /// watchers, branch restrictions, issue-tracker objects).
 pub async fn read_repository_collection<T>(run: &PartitionRun, tail: &[&str]) -> Result<u64, StreamError>
 where
-    T: DeserializeOwned + Serialize + Send + RepositoryKeys,
+    T: Borrowing,
+    for<'b> T::Of<'b>: RepositoryKeys,
 {
     let repo = run.repository()?.clone();
     let mut segments = vec!["repositories", repo.workspace.as_str(), repo.slug.as_str()];
@@ -64,5 +69,5 @@ where
     let mut url = run.client.url(&segments);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all(run, url, |record: &mut T| record.set_repository_keys(&repo)).await
+    read_all::<T, _>(run, url, |record| record.set_repository_keys(&repo)).await
 }

@@ -10,16 +10,17 @@ use serde_with::skip_serializing_none;
 
 use super::paged::read_all;
 use super::{
-    Account, Group, Links, PartitionRun, RepositoryKeys, RepositoryRef, Scope, StreamDef, StreamError,
+    Account, Group, Links, PartitionRun, RepositoryKeys, RepositoryRef, Scope, StreamDef, StreamError, Text,
 };
-use crate::bitbucket::MAX_PAGELEN;
+use crate::bitbucket::{decode_text, MAX_PAGELEN};
 use crate::singer::record_schema;
 
 /// A user's effective permission on a repository
 /// (`GET /workspaces/{workspace}/permissions/repositories/{repo}`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct RepositoryPermissionRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct RepositoryPermissionRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -34,24 +35,26 @@ pub struct RepositoryPermissionRecord {
     pub user_uuid: String,
     /// `repository_permission`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// `admin`, `write`, `read` or `none`.
-    pub permission: Option<String>,
+    pub permission: Option<Text<'a>>,
     /// The user.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
     /// The repository.
-    pub repository: Option<RepositoryRef>,
+    pub repository: Option<RepositoryRef<'a>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 super::repository_keys!(RepositoryPermissionRecord);
+super::borrowing!(RepositoryPermissions => RepositoryPermissionRecord);
 
 /// A group's explicit permission on a repository
 /// (`GET /repositories/{workspace}/{repo}/permissions-config/groups[/{group}]`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct GroupPermissionRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct GroupPermissionRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -66,31 +69,31 @@ pub struct GroupPermissionRecord {
     pub group_slug: String,
     /// `repository_group_permission`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// `admin`, `write`, `read` or `none`.
-    pub permission: Option<String>,
+    pub permission: Option<Text<'a>>,
     /// The group.
-    pub group: Option<Group>,
+    pub group: Option<Group<'a>>,
     /// The repository.
-    pub repository: Option<RepositoryRef>,
+    pub repository: Option<RepositoryRef<'a>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 super::repository_keys!(GroupPermissionRecord);
+super::borrowing!(GroupPermissions => GroupPermissionRecord);
 
-impl GroupPermissionRecord {
+impl GroupPermissionRecord<'_> {
     /// The group's slug: `group.slug`, else the part of `group.full_slug` after the colon,
     /// else `fallback` (the slug the record was requested by).
     fn slug_of_group(&self, fallback: &str) -> String {
         let group = self.group.as_ref();
         group
-            .and_then(|g| g.slug.clone())
+            .and_then(|g| g.slug)
+            .map(|slug| slug.to_string())
             .or_else(|| {
-                group
-                    .and_then(|g| g.full_slug.as_deref())
-                    .and_then(|f| f.split_once(':'))
-                    .map(|(_, slug)| slug.to_string())
+                let full_slug = group.and_then(|g| g.full_slug)?.to_str();
+                full_slug.split_once(':').map(|(_, slug)| slug.to_string())
             })
             .unwrap_or_else(|| fallback.to_string())
     }
@@ -131,12 +134,13 @@ async fn read_repository_permissions(run: PartitionRun) -> Result<(), StreamErro
     ]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all(&run, url, |p: &mut RepositoryPermissionRecord| {
+    read_all::<RepositoryPermissions, _>(&run, url, |p| {
         p.set_repository_keys(&repo);
         p.user_uuid = p
             .user
             .as_ref()
-            .and_then(|u| u.uuid.clone().or_else(|| u.account_id.clone()))
+            .and_then(|u| u.uuid.or(u.account_id))
+            .map(|id| id.to_string())
             .unwrap_or_default();
     })
     .await?;
@@ -158,24 +162,28 @@ async fn read_group_permissions(run: PartitionRun) -> Result<(), StreamError> {
         let mut url = run.client.url(&base);
         url.query_pairs_mut()
             .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-        read_all(&run, url, |p: &mut GroupPermissionRecord| {
+        read_all::<GroupPermissions, _>(&run, url, |p| {
             p.set_repository_keys(&repo);
             p.group_slug = p.slug_of_group("");
         })
         .await?;
         return Ok(());
     }
-    let mut records = Vec::with_capacity(run.settings.group_slugs.len());
     for slug in &run.settings.group_slugs {
         let mut segments = base.to_vec();
         segments.push(slug);
         let url = run.client.url(&segments);
-        match run.client.get_json::<GroupPermissionRecord>(&url).await {
-            Ok(mut record) => {
+        let grant = run
+            .client
+            .get_with(&url, |text| {
+                let mut record: GroupPermissionRecord<'_> = decode_text(url.path(), text)?;
                 record.set_repository_keys(&repo);
                 record.group_slug = record.slug_of_group(slug);
-                records.push(record);
-            }
+                Ok(run.emitter.render(&[record]))
+            })
+            .await;
+        match grant {
+            Ok(rendered) => run.emitter.send_page(rendered?).await?,
             Err(e) if e.status() == Some(404) => tracing::debug!(
                 stream = "group_permissions",
                 repository = %format!("{}/{}", repo.workspace, repo.slug),
@@ -187,6 +195,5 @@ async fn read_group_permissions(run: PartitionRun) -> Result<(), StreamError> {
             Err(e) => return Err(e.into()),
         }
     }
-    run.emitter.records(&records).await?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::singer::record_schema;
 
 /// A `public_repositories` record: the repository object exactly as the API sends it (keyed
 /// on `uuid`; no parent keys, since the list spans every workspace).
-pub type PublicRepositoryRecord = Repository;
+pub type PublicRepositoryRecord<'a> = Repository<'a>;
 
 /// The replication key.
 const REPLICATION_KEY: &str = "created_on";
@@ -56,29 +56,36 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let mut followed = HashSet::new();
     let mut newest: Option<DateTime<Utc>> = None;
     loop {
-        let page: Page<PublicRepositoryRecord> = run.client.get_page(&url).await?;
         let mut reached_end = false;
-        let mut records = Vec::with_capacity(page.values.len());
-        for record in page.values {
-            // A record without a parseable creation time cannot be placed: emit it.
-            if let Some(at) = record.created_on.as_ref().and_then(Timestamp::parse) {
-                if window.end.is_some_and(|end| at >= end) {
-                    reached_end = true;
-                    continue;
-                }
-                if window.lower.is_some_and(|lower| at < lower) {
-                    continue;
-                }
-                newest = newest.max(Some(at));
-            }
-            records.push(record);
-        }
-        run.emitter.records(&records).await?;
+        let (rendered, next) = run
+            .client
+            .get_with(&url, |text| {
+                let page: Page<PublicRepositoryRecord<'_>> = run.client.page(&url, text)?;
+                let mut records = page.values;
+                records.retain(|record| {
+                    // A record without a parseable creation time cannot be placed: emit it.
+                    let Some(at) = record.created_on.as_ref().and_then(Timestamp::parse) else {
+                        return true;
+                    };
+                    if window.end.is_some_and(|end| at >= end) {
+                        reached_end = true;
+                        return false;
+                    }
+                    if window.lower.is_some_and(|lower| at < lower) {
+                        return false;
+                    }
+                    newest = newest.max(Some(at));
+                    true
+                });
+                Ok(run.emitter.render(&records).map(|r| (r, page.next)))
+            })
+            .await??;
+        run.emitter.send_page(rendered).await?;
         if let Some(value) = newest.and_then(|at| window.bookmark_value(at)) {
             run.emitter.bookmark(&run.context, REPLICATION_KEY, value).await?;
         }
         // Creation order: once past `end_date`, every later page is too.
-        let Some(next) = page.next.filter(|_| !reached_end) else {
+        let Some(next) = next.filter(|_| !reached_end) else {
             return Ok(());
         };
         url = follow_next(&run, &url, &next, &mut followed)?;

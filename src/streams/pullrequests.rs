@@ -9,7 +9,7 @@ use serde_with::skip_serializing_none;
 use super::keyset::{self, KeysetRecord};
 use super::{
     Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope,
-    StreamDef, StreamError, Timestamp,
+    StreamDef, StreamError, Text, Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
@@ -17,30 +17,32 @@ use crate::singer::record_schema;
 /// One side of a pull request: repository, branch and commit.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct PullRequestEndpoint {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct PullRequestEndpoint<'a> {
     /// The repository.
-    pub repository: Option<RepositoryRef>,
+    pub repository: Option<RepositoryRef<'a>>,
     /// The branch.
-    pub branch: Option<BranchRef>,
+    pub branch: Option<BranchRef<'a>>,
     /// The commit.
-    pub commit: Option<CommitRef>,
+    pub commit: Option<CommitRef<'a>>,
 }
 
 /// A participant: a user's role and review state on a pull request.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct Participant {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct Participant<'a> {
     /// `participant`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The user.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
     /// `PARTICIPANT` or `REVIEWER`.
-    pub role: Option<String>,
+    pub role: Option<Text<'a>>,
     /// Whether the user approved.
     pub approved: Option<bool>,
     /// `approved`, `changes_requested` or null.
-    pub state: Option<String>,
+    pub state: Option<Text<'a>>,
     /// When the user last participated.
     pub participated_on: Option<Timestamp>,
 }
@@ -48,19 +50,21 @@ pub struct Participant {
 /// The rendered title, description and reason.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-pub struct PullRequestRendered {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct PullRequestRendered<'a> {
     /// The title.
-    pub title: Option<RenderedText>,
+    pub title: Option<RenderedText<'a>>,
     /// The description.
-    pub description: Option<RenderedText>,
+    pub description: Option<RenderedText<'a>>,
     /// The decline reason.
-    pub reason: Option<RenderedText>,
+    pub reason: Option<RenderedText<'a>>,
 }
 
 /// A pull request (`GET /repositories/{workspace}/{repo}/pullrequests`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct PullRequestRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct PullRequestRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -72,37 +76,37 @@ pub struct PullRequestRecord {
     pub repository_uuid: String,
     /// `pullrequest`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The id, unique within the repository (key).
     pub id: i64,
     /// The title.
-    pub title: Option<String>,
+    pub title: Option<Text<'a>>,
     /// The description.
-    pub description: Option<String>,
+    pub description: Option<Text<'a>>,
     /// `OPEN`, `MERGED`, `DECLINED` or `SUPERSEDED`.
-    pub state: Option<String>,
+    pub state: Option<Text<'a>>,
     /// Whether it is a draft.
     pub draft: Option<bool>,
     /// Whether it is queued to merge.
     pub queued: Option<bool>,
     /// The description as rendered text.
-    pub summary: Option<RenderedText>,
+    pub summary: Option<RenderedText<'a>>,
     /// Rendered title, description and reason.
-    pub rendered: Option<PullRequestRendered>,
+    pub rendered: Option<PullRequestRendered<'a>>,
     /// The author.
-    pub author: Option<Account>,
+    pub author: Option<Account<'a>>,
     /// Where the changes come from.
-    pub source: Option<PullRequestEndpoint>,
+    pub source: Option<PullRequestEndpoint<'a>>,
     /// Where they go.
-    pub destination: Option<PullRequestEndpoint>,
+    pub destination: Option<PullRequestEndpoint<'a>>,
     /// The merge commit, once merged.
-    pub merge_commit: Option<CommitRef>,
+    pub merge_commit: Option<CommitRef<'a>>,
     /// Whether the source branch is closed on merge.
     pub close_source_branch: Option<bool>,
     /// Who merged or declined it.
-    pub closed_by: Option<Account>,
+    pub closed_by: Option<Account<'a>>,
     /// The decline reason ("" otherwise).
-    pub reason: Option<String>,
+    pub reason: Option<Text<'a>>,
     /// Number of comments.
     pub comment_count: Option<i64>,
     /// Number of open tasks.
@@ -112,14 +116,14 @@ pub struct PullRequestRecord {
     /// When it was last updated (replication key).
     pub updated_on: Option<Timestamp>,
     /// The reviewers.
-    pub reviewers: Option<Vec<Account>>,
+    pub reviewers: Option<Vec<Account<'a>>>,
     /// The participants and their review state.
-    pub participants: Option<Vec<Participant>>,
+    pub participants: Option<Vec<Participant<'a>>>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
-impl KeysetRecord for PullRequestRecord {
+impl KeysetRecord for PullRequestRecord<'_> {
     fn replication_value(&self) -> Option<&Timestamp> {
         self.updated_on.as_ref()
     }
@@ -130,6 +134,7 @@ impl KeysetRecord for PullRequestRecord {
 }
 
 super::repository_keys!(PullRequestRecord);
+super::borrowing!(PullRequests => PullRequestRecord);
 
 /// `pullrequests`: incremental on `updated_on`, one partition per repository.
 pub const PULLREQUESTS: StreamDef = StreamDef {
@@ -155,7 +160,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         }
         query.append_pair("fields", "+values.reviewers,+values.participants");
     }
-    keyset::read(&run, url, "updated_on", |pr: &mut PullRequestRecord| {
+    keyset::read::<PullRequests, _>(&run, url, "updated_on", |pr| {
         pr.set_repository_keys(&repo);
         true
     })

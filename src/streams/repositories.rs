@@ -12,19 +12,20 @@ use crate::singer::record_schema;
 /// A repository (`GET /repositories/{workspace}`): the API object, read as such (so a bad
 /// value is reported at its JSON path) and written flat beside the workspace key.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(from = "Repository")]
-pub struct RepositoryRecord {
+#[serde(from = "Repository<'a>")]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct RepositoryRecord<'a> {
     /// The workspace this record was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
     /// The repository, as the API sends it (its `uuid` is the key, `updated_on` the
     /// replication key).
     #[serde(flatten)]
-    pub repository: Repository,
+    pub repository: Repository<'a>,
 }
 
-impl From<Repository> for RepositoryRecord {
-    fn from(repository: Repository) -> Self {
+impl<'a> From<Repository<'a>> for RepositoryRecord<'a> {
+    fn from(repository: Repository<'a>) -> Self {
         RepositoryRecord {
             workspace_slug: String::new(),
             repository,
@@ -32,15 +33,17 @@ impl From<Repository> for RepositoryRecord {
     }
 }
 
-impl KeysetRecord for RepositoryRecord {
+impl KeysetRecord for RepositoryRecord<'_> {
     fn replication_value(&self) -> Option<&Timestamp> {
         self.repository.updated_on.as_ref()
     }
 
     fn identity(&self) -> String {
-        self.repository.uuid.clone()
+        self.repository.uuid.to_string()
     }
 }
+
+super::borrowing!(Repositories => RepositoryRecord);
 
 /// `repositories`: incremental on `updated_on`, one partition per workspace.
 pub const REPOSITORIES: StreamDef = StreamDef {
@@ -61,13 +64,12 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     // The configured repository patterns apply here too: the stream lists what the run reads.
     let filter = crate::sync::RepositoryFilter::new(&run.settings)
         .map_err(|e| StreamError::Internal(e.to_string()))?;
-    keyset::read(&run, url, "updated_on", |r: &mut RepositoryRecord| {
+    keyset::read::<Repositories, _>(&run, url, "updated_on", |r| {
         r.workspace_slug = slug.clone();
-        let repo_slug = r.repository.slug.clone().or_else(|| {
+        let repo_slug = r.repository.slug.map(|s| s.to_str()).or_else(|| {
             r.repository
                 .full_name
-                .as_ref()
-                .and_then(|f| f.split('/').nth(1).map(str::to_string))
+                .and_then(|f| f.to_str().split('/').nth(1).map(|s| s.to_string().into()))
         });
         repo_slug.is_none_or(|s| filter.matches(&slug, &s))
     })

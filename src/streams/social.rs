@@ -16,8 +16,9 @@ use crate::singer::record_schema;
 /// A fork (`GET /repositories/{workspace}/{repo}/forks`): the fork's repository object, with
 /// the parent keys naming the repository it was forked from.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(from = "Repository")]
-pub struct ForkRecord {
+#[serde(from = "Repository<'a>")]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct ForkRecord<'a> {
     /// The workspace of the parent repository (the one the fork list was read from).
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -29,11 +30,11 @@ pub struct ForkRecord {
     pub repository_uuid: String,
     /// The fork, as the API sends it (its `uuid` is the key).
     #[serde(flatten)]
-    pub fork: Repository,
+    pub fork: Repository<'a>,
 }
 
-impl From<Repository> for ForkRecord {
-    fn from(fork: Repository) -> Self {
+impl<'a> From<Repository<'a>> for ForkRecord<'a> {
+    fn from(fork: Repository<'a>) -> Self {
         ForkRecord {
             workspace_slug: String::new(),
             repository_slug: String::new(),
@@ -44,12 +45,14 @@ impl From<Repository> for ForkRecord {
 }
 
 super::repository_keys!(ForkRecord);
+super::borrowing!(Forks => ForkRecord);
 
 /// A watcher (`GET /repositories/{workspace}/{repo}/watchers`): the account, with the keys of
 /// the repository it watches.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(from = "User")]
-pub struct WatcherRecord {
+#[serde(from = "User<'a>")]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct WatcherRecord<'a> {
     /// The workspace of the watched repository.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -61,11 +64,11 @@ pub struct WatcherRecord {
     pub repository_uuid: String,
     /// The watcher, as the API sends it.
     #[serde(flatten)]
-    pub watcher: User,
+    pub watcher: User<'a>,
 }
 
-impl From<User> for WatcherRecord {
-    fn from(watcher: User) -> Self {
+impl<'a> From<User<'a>> for WatcherRecord<'a> {
+    fn from(watcher: User<'a>) -> Self {
         WatcherRecord {
             workspace_slug: String::new(),
             repository_slug: String::new(),
@@ -76,6 +79,7 @@ impl From<User> for WatcherRecord {
 }
 
 super::repository_keys!(WatcherRecord);
+super::borrowing!(Watchers => WatcherRecord);
 
 /// `forks`: FULL_TABLE, one partition per (parent) repository.
 pub const FORKS: StreamDef = StreamDef {
@@ -100,11 +104,11 @@ pub const WATCHERS: StreamDef = StreamDef {
 };
 
 async fn read_forks(run: PartitionRun) -> Result<(), StreamError> {
-    read_repository_collection::<ForkRecord>(&run, &["forks"]).await?;
+    read_repository_collection::<Forks>(&run, &["forks"]).await?;
     Ok(())
 }
 
 async fn read_watchers(run: PartitionRun) -> Result<(), StreamError> {
-    read_repository_collection::<WatcherRecord>(&run, &["watchers"]).await?;
+    read_repository_collection::<Watchers>(&run, &["watchers"]).await?;
     Ok(())
 }

@@ -9,15 +9,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::paged::follow_next;
-use super::{CommitRef, Links, PartitionRun, RepositoryKeys, Scope, StreamDef, StreamError};
-use crate::bitbucket::{Page, MAX_PAGELEN};
+use super::paged::read_all;
+use super::{CommitRef, Links, PartitionRun, RepositoryKeys, Scope, StreamDef, StreamError, Text};
+use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
 
 /// A file or directory (`GET /repositories/{workspace}/{repo}/src/{ref}/{path}/`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TreeEntryRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct TreeEntryRecord<'a> {
     /// The workspace of the repository it was read from.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -32,24 +33,25 @@ pub struct TreeEntryRecord {
     pub commit_hash: String,
     /// `commit_file` or `commit_directory`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The path from the repository root (key).
-    pub path: String,
+    pub path: Text<'a>,
     /// File size in bytes.
     pub size: Option<i64>,
     /// File attributes (`link`, `executable`, `subrepository`, `binary`, `lfs`).
-    pub attributes: Option<Vec<String>>,
+    pub attributes: Option<Vec<Text<'a>>>,
     /// The path, escaped.
-    pub escaped_path: Option<String>,
+    pub escaped_path: Option<Text<'a>>,
     /// The MIME type, when known.
-    pub mimetype: Option<String>,
+    pub mimetype: Option<Text<'a>>,
     /// The commit listed (not the last commit that changed the entry).
-    pub commit: Option<CommitRef>,
+    pub commit: Option<CommitRef<'a>>,
     /// Links (`self`, `meta`, `history`).
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 super::repository_keys!(TreeEntryRecord);
+super::borrowing!(TreeEntries => TreeEntryRecord);
 
 /// `directory_contents`: FULL_TABLE, one partition per repository.
 pub const DIRECTORY_CONTENTS: StreamDef = StreamDef {
@@ -85,38 +87,26 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         let mut url = run.client.url(&segments);
         url.query_pairs_mut()
             .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let page: Page<TreeEntryRecord> = run.client.get_page(&url).await?;
-            let mut entries = page.values;
-            for entry in &mut entries {
-                entry.set_repository_keys(&repo);
-                entry.commit_hash = entry
-                    .commit
-                    .as_ref()
-                    .and_then(|c| c.hash.clone())
-                    .unwrap_or_default();
-                let is_dir = entry.kind.as_deref() == Some("commit_directory");
-                if is_dir && (max_depth == 0 || depth < max_depth) {
-                    queue.push_back((entry.path.clone(), depth + 1));
-                }
+        read_all::<TreeEntries, _>(&run, url, |entry| {
+            entry.set_repository_keys(&repo);
+            entry.commit_hash = entry
+                .commit
+                .as_ref()
+                .and_then(|c| c.hash)
+                .map(|hash| hash.to_string())
+                .unwrap_or_default();
+            let is_dir = entry.kind.is_some_and(|kind| kind.to_str() == "commit_directory");
+            if is_dir && (max_depth == 0 || depth < max_depth) {
+                queue.push_back((entry.path.to_string(), depth + 1));
             }
-            // List every later directory at the commit the first page resolved the ref to,
-            // so a branch that moves mid-walk cannot mix two trees.
-            if !resolved {
-                if let Some(hash) = entries
-                    .iter()
-                    .find(|e| !e.commit_hash.is_empty())
-                    .map(|e| e.commit_hash.clone())
-                {
-                    git_ref = hash;
-                    resolved = true;
-                }
+            // List every later directory at the commit the first listing resolved the ref
+            // to, so a branch that moves mid-walk cannot mix two trees.
+            if !resolved && !entry.commit_hash.is_empty() {
+                git_ref.clone_from(&entry.commit_hash);
+                resolved = true;
             }
-            run.emitter.records(&entries).await?;
-            let Some(next) = page.next else { break };
-            url = follow_next(&run, &url, &next, &mut seen)?;
-        }
+        })
+        .await?;
     }
     Ok(())
 }

@@ -8,30 +8,33 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::paged::read_all;
-use super::{Links, PartitionRun, Scope, StreamDef, StreamError, User};
-use crate::bitbucket::MAX_PAGELEN;
-use crate::singer::record_schema;
+use super::{Links, PartitionRun, Scope, StreamDef, StreamError, Text, User};
+use crate::bitbucket::{decode_text, ApiError, MAX_PAGELEN};
+use crate::singer::{record_schema, RenderedPage, WriteError};
 
 /// A `users` record: the account object exactly as `GET /users/{account}` or `GET /user`
 /// sends it (keyed on `uuid`; no parent keys, since accounts belong to no workspace).
-pub type UserRecord = User;
+pub type UserRecord<'a> = User<'a>;
 
 /// An email address of the authenticated user (`GET /user/emails`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct AccountEmailRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct AccountEmailRecord<'a> {
     /// `email`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The address (key).
-    pub email: String,
+    pub email: Text<'a>,
     /// Whether it is the account's primary address.
     pub is_primary: Option<bool>,
     /// Whether the user confirmed it.
     pub is_confirmed: Option<bool>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
+
+super::borrowing!(AccountEmails => AccountEmailRecord);
 
 /// `users`: FULL_TABLE, one request per configured account (else the authenticated user).
 pub const USERS: StreamDef = StreamDef {
@@ -60,17 +63,21 @@ pub const ACCOUNT_EMAILS: StreamDef = StreamDef {
 async fn read_users(run: PartitionRun) -> Result<(), StreamError> {
     if run.settings.accounts.is_empty() {
         let url = run.client.url(&["user"]);
-        let user: UserRecord = run.client.get_json(&url).await?;
-        run.emitter.records(&[user]).await?;
+        let user = read_user(&run, &url).await??;
+        run.emitter.send_page(user.rendered).await?;
         return Ok(());
     }
-    let mut users = Vec::with_capacity(run.settings.accounts.len());
+    let mut uuids = std::collections::HashSet::new();
     for account in &run.settings.accounts {
         let url = run.client.url(&["users", account]);
-        match run.client.get_json::<UserRecord>(&url).await {
-            // An account listed twice (by id and by UUID) is emitted once.
-            Ok(user) if users.iter().any(|u: &UserRecord| u.uuid == user.uuid) => {}
-            Ok(user) => users.push(user),
+        match read_user(&run, &url).await {
+            Ok(user) => {
+                let user = user?;
+                // An account listed twice (by id and by UUID) is emitted once.
+                if uuids.insert(user.uuid) {
+                    run.emitter.send_page(user.rendered).await?;
+                }
+            }
             Err(e) if e.status() == Some(404) => tracing::warn!(
                 stream = "users",
                 account = %account,
@@ -79,14 +86,32 @@ async fn read_users(run: PartitionRun) -> Result<(), StreamError> {
             Err(e) => return Err(e.into()),
         }
     }
-    run.emitter.records(&users).await?;
     Ok(())
+}
+
+/// A user, rendered, with its UUID.
+struct ReadUser {
+    uuid: String,
+    rendered: RenderedPage,
+}
+
+/// GETs the user at `url` (the outer error is the request's, the inner one rendering's).
+async fn read_user(run: &PartitionRun, url: &url::Url) -> Result<Result<ReadUser, WriteError>, ApiError> {
+    run.client
+        .get_with(url, |text| {
+            let user: UserRecord<'_> = decode_text(url.path(), text)?;
+            Ok(run.emitter.render(&[&user]).map(|rendered| ReadUser {
+                uuid: user.uuid.to_string(),
+                rendered,
+            }))
+        })
+        .await
 }
 
 async fn read_emails(run: PartitionRun) -> Result<(), StreamError> {
     let mut url = run.client.url(&["user", "emails"]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all(&run, url, |_: &mut AccountEmailRecord| {}).await?;
+    read_all::<AccountEmails, _>(&run, url, |_| {}).await?;
     Ok(())
 }

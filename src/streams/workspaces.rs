@@ -7,45 +7,47 @@ use serde_with::skip_serializing_none;
 
 use super::paged::read_all;
 use super::{
-    Account, Links, Partition, PartitionRun, Scope, StreamDef, StreamError, Timestamp, WorkspaceRef,
+    Account, Links, Partition, PartitionRun, Scope, StreamDef, StreamError, Text, Timestamp, WorkspaceRef,
 };
-use crate::bitbucket::MAX_PAGELEN;
+use crate::bitbucket::{decode_text, MAX_PAGELEN};
 use crate::singer::record_schema;
 
 /// A workspace (`GET /workspaces/{workspace}`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct WorkspaceRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct WorkspaceRecord<'a> {
     /// The workspace this record was read for.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
     /// `workspace`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The workspace UUID (key).
-    pub uuid: String,
+    pub uuid: Text<'a>,
     /// The workspace name.
-    pub name: Option<String>,
+    pub name: Option<Text<'a>>,
     /// The workspace slug.
-    pub slug: Option<String>,
+    pub slug: Option<Text<'a>>,
     /// Whether the workspace is private.
     pub is_private: Option<bool>,
     /// Whether privacy is enforced on its repositories.
     pub is_privacy_enforced: Option<bool>,
     /// `allow_forks` or `internal_only`.
-    pub forking_mode: Option<String>,
+    pub forking_mode: Option<Text<'a>>,
     /// When the workspace was created.
     pub created_on: Option<Timestamp>,
     /// When the workspace was last updated.
     pub updated_on: Option<Timestamp>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
 
 /// A workspace member (`GET /workspaces/{workspace}/members`).
 #[skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct WorkspaceMemberRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct WorkspaceMemberRecord<'a> {
     /// The workspace this record was read for.
     #[serde(skip_deserializing)]
     pub workspace_slug: String,
@@ -54,21 +56,23 @@ pub struct WorkspaceMemberRecord {
     pub user_uuid: String,
     /// `workspace_membership`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Text<'a>>,
     /// The member.
-    pub user: Option<Account>,
+    pub user: Option<Account<'a>>,
     /// The workspace.
-    pub workspace: Option<WorkspaceRef>,
+    pub workspace: Option<WorkspaceRef<'a>>,
     /// `owner`, `collaborator` or `member` (workspaces administered at admin.atlassian.com
     /// omit it).
-    pub permission: Option<String>,
+    pub permission: Option<Text<'a>>,
     /// When the member was added.
     pub added_on: Option<Timestamp>,
     /// When the member last accessed the workspace.
     pub last_accessed: Option<Timestamp>,
     /// Links.
-    pub links: Option<Links>,
+    pub links: Option<Links<'a>>,
 }
+
+super::borrowing!(WorkspaceMembers => WorkspaceMemberRecord);
 
 /// `workspaces`: one record per workspace.
 pub const WORKSPACES: StreamDef = StreamDef {
@@ -98,22 +102,20 @@ async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
             "`workspaces` needs a workspace partition".into(),
         ));
     };
-    let mut record: WorkspaceRecord = match &ws.object {
+    let render = |endpoint: &str, text: &str| {
+        let mut record: WorkspaceRecord<'_> = decode_text(endpoint, text)?;
+        record.workspace_slug = ws.slug.clone();
+        Ok(run.emitter.render(&[record]))
+    };
+    let rendered = match &ws.object {
         // The listing already fetched this object: no second request.
-        Some(object) => {
-            WorkspaceRecord::deserialize(object.as_ref()).map_err(|e| crate::bitbucket::ApiError::Data {
-                endpoint: format!("/workspaces/{}", ws.slug),
-                path: String::new(),
-                reason: e.to_string(),
-            })?
-        }
+        Some(object) => render(&format!("/workspaces/{}", ws.slug), &object.to_string())?,
         None => {
             let url = run.client.url(&["workspaces", &ws.slug]);
-            run.client.get_json(&url).await?
+            run.client.get_with(&url, |text| render(url.path(), text)).await?
         }
-    };
-    record.workspace_slug = ws.slug.clone();
-    run.emitter.records(&[record]).await?;
+    }?;
+    run.emitter.send_page(rendered).await?;
     Ok(())
 }
 
@@ -122,12 +124,13 @@ async fn read_members(run: PartitionRun) -> Result<(), StreamError> {
     let mut url = run.client.url(&["workspaces", &slug, "members"]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all(&run, url, |m: &mut WorkspaceMemberRecord| {
+    read_all::<WorkspaceMembers, _>(&run, url, |m| {
         m.workspace_slug = slug.clone();
         m.user_uuid = m
             .user
             .as_ref()
-            .and_then(|u| u.uuid.clone().or_else(|| u.account_id.clone()))
+            .and_then(|u| u.uuid.or(u.account_id))
+            .map(|id| id.to_string())
             .unwrap_or_default();
     })
     .await?;

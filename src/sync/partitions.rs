@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::bitbucket::{ApiError, Client, Page, MAX_PAGELEN};
 use crate::config::{ConfigError, Settings};
 use crate::error::Error;
-use crate::streams::{BranchRef, RepositoryInfo, WorkspaceInfo};
+use crate::streams::{RepositoryInfo, WorkspaceInfo};
 
 /// The repository include/exclude patterns of the config.
 #[derive(Debug)]
@@ -155,12 +155,19 @@ fn credential_error(e: ApiError) -> Error {
     }
 }
 
+/// The fields of a listed repository that make a partition.
 #[derive(Deserialize)]
 struct RepositoryListing {
     uuid: String,
     slug: Option<String>,
     full_name: Option<String>,
-    mainbranch: Option<BranchRef>,
+    mainbranch: Option<MainBranch>,
+}
+
+/// A repository's main branch, as listed.
+#[derive(Deserialize)]
+struct MainBranch {
+    name: Option<String>,
 }
 
 /// Every repository of the workspaces that the patterns keep. A literal name that matches

@@ -697,7 +697,7 @@ fn page_seeds() -> Vec<Value> {
 
 /// Decodes a body as `T`: Ok, or the decoder's own errors (a wrong type naming its path, or
 /// a malformed body), never a panic.
-fn check_decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, TestCaseError> {
+fn check_decode<'b, T: serde::Deserialize<'b>>(body: &'b [u8]) -> Result<Option<T>, TestCaseError> {
     match decode::<T>("/2.0/fuzz", body) {
         Ok(value) => Ok(Some(value)),
         Err(ApiError::Data { reason, .. }) | Err(ApiError::Malformed { reason, .. }) => {
@@ -709,9 +709,9 @@ fn check_decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>
 }
 
 /// Decodes a page of `T` and, when it decodes, serializes its records as the emitter would.
-fn check_page<T>(body: &[u8]) -> Result<Option<Page<T>>, TestCaseError>
+fn check_page<'b, T>(body: &'b [u8]) -> Result<Option<Page<T>>, TestCaseError>
 where
-    T: serde::de::DeserializeOwned + serde::Serialize,
+    T: serde::Deserialize<'b> + serde::Serialize,
 {
     let page = check_decode::<Page<T>>(body)?;
     if let Some(page) = &page {
