@@ -10,5 +10,5 @@ mod state;
 
 pub use catalog::{discover, CatalogError, Selection, StreamDescription, StreamSelection};
 pub use emit::{Emitter, Output, RenderedPage, WriteError, Writer};
-pub use schema::{record_schema, Timestamp};
+pub use schema::record_schema;
 pub use state::{Context, State, StateError};

@@ -2,12 +2,8 @@
 //! inlined (targets do not resolve `$ref`), optional fields typed `[T, "null"]`, describing
 //! the record as serialized.
 
-use std::borrow::Cow;
-
-use chrono::{DateTime, Utc};
 use schemars::generate::{Contract, SchemaSettings};
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
 use serde_json::Value;
 
 /// The Singer-ready JSON Schema of a record type.
@@ -24,38 +20,10 @@ pub fn record_schema<T: JsonSchema>() -> Value {
     value
 }
 
-/// A timestamp exactly as the API wrote it (`2026-03-04T10:11:12.123456+00:00`): kept as
-/// text so records carry the server's value unchanged, typed `date-time` in the schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(pub String);
-
-impl Timestamp {
-    /// The instant, when the text is RFC 3339.
-    pub fn parse(&self) -> Option<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(&self.0)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
-    }
-}
-
-impl JsonSchema for Timestamp {
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "format": "date-time"})
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize;
 
     #[allow(dead_code)]
     #[derive(Serialize, JsonSchema)]
@@ -67,7 +35,7 @@ mod tests {
     #[derive(Serialize, JsonSchema)]
     struct Outer {
         id: i64,
-        when: Option<Timestamp>,
+        when: Option<chrono::DateTime<chrono::Utc>>,
         inner: Option<Inner>,
         list: Vec<Inner>,
     }

@@ -82,9 +82,9 @@ pub struct ActivityComment<'a> {
     /// The comment id.
     pub id: Option<i64>,
     /// When it was written.
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// When it was last edited.
-    pub updated_on: Option<Timestamp>,
+    pub updated_on: Option<Timestamp<'a>>,
     /// The text.
     pub content: Option<RenderedText<'a>>,
     /// The author.
@@ -111,7 +111,7 @@ pub struct ActivityComment<'a> {
 #[serde(bound(deserialize = "'de: 'a"))]
 pub struct ActivityReview<'a> {
     /// When it happened.
-    pub date: Option<Timestamp>,
+    pub date: Option<Timestamp<'a>>,
     /// Who approved or requested changes.
     pub user: Option<Account<'a>>,
     /// The pull request (condensed).
@@ -124,7 +124,7 @@ pub struct ActivityReview<'a> {
 #[serde(bound(deserialize = "'de: 'a"))]
 pub struct ActivityUpdate<'a> {
     /// When it happened.
-    pub date: Option<Timestamp>,
+    pub date: Option<Timestamp<'a>>,
     /// The state after the update.
     pub state: Option<Text<'a>>,
     /// The title after the update.
@@ -171,7 +171,7 @@ pub struct ActivityRecord<'a> {
     /// When the event happened: a comment's `updated_on` (else `created_on`), the `date` of
     /// the other kinds (replication key).
     #[serde(skip_deserializing)]
-    pub event_time: Option<Timestamp>,
+    pub event_time: Option<Timestamp<'a>>,
     /// The pull request (condensed).
     pub pull_request: Option<ActivityPullRequest<'a>>,
     /// A comment.
@@ -184,40 +184,35 @@ pub struct ActivityRecord<'a> {
     pub update: Option<ActivityUpdate<'a>>,
 }
 
-impl ActivityRecord<'_> {
+impl<'a> ActivityRecord<'a> {
     /// The kind, event time, X (comment id or event time) and actor of the item, or `None`
     /// for an item of a kind the tap does not know.
-    fn identity(&self) -> Option<(&'static str, Option<Timestamp>, String, String)> {
+    fn identity(&self) -> Option<(&'static str, Option<Timestamp<'a>>, String, String)> {
         let uuid = |a: &Option<Account>| {
             a.as_ref()
                 .and_then(|a| a.uuid)
                 .map(|u| u.to_string())
                 .unwrap_or_default()
         };
-        let micros = |t: &Option<Timestamp>| {
+        let micros = |t: &Option<Timestamp<'a>>| {
             t.as_ref()
                 .and_then(Timestamp::parse)
                 .map(format_bookmark)
                 .unwrap_or_default()
         };
         if let Some(c) = &self.comment {
-            let at = c.updated_on.clone().or_else(|| c.created_on.clone());
+            let at = c.updated_on.or(c.created_on);
             let x = c.id.map(|id| id.to_string()).unwrap_or_else(|| micros(&at));
             return Some(("comment", at, x, uuid(&c.user)));
         }
         if let Some(a) = &self.approval {
-            return Some(("approval", a.date.clone(), micros(&a.date), uuid(&a.user)));
+            return Some(("approval", a.date, micros(&a.date), uuid(&a.user)));
         }
         if let Some(r) = &self.changes_requested {
-            return Some((
-                "changes_requested",
-                r.date.clone(),
-                micros(&r.date),
-                uuid(&r.user),
-            ));
+            return Some(("changes_requested", r.date, micros(&r.date), uuid(&r.user)));
         }
         if let Some(u) = &self.update {
-            return Some(("update", u.date.clone(), micros(&u.date), uuid(&u.author)));
+            return Some(("update", u.date, micros(&u.date), uuid(&u.author)));
         }
         None
     }

@@ -50,7 +50,7 @@ pub struct CommitRecord<'a> {
     /// The full hash (key).
     pub hash: Text<'a>,
     /// The author date (replication key).
-    pub date: Option<Timestamp>,
+    pub date: Option<Timestamp<'a>>,
     /// The author.
     pub author: Option<CommitIdentity<'a>>,
     /// The committer (often absent).

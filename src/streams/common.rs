@@ -4,14 +4,13 @@
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::de::{Error as _, Unexpected};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
-
-pub use crate::singer::Timestamp;
 
 /// A JSON string exactly as the API sent it (quotes and escapes included), borrowed from the
 /// page body. Records pass most strings through untouched, so they are neither decoded into
@@ -99,6 +98,35 @@ impl JsonSchema for Text<'_> {
     }
 }
 
+/// A timestamp exactly as the API wrote it (`2026-03-04T10:11:12.123456+00:00`): passed
+/// through like any [`Text`], typed `date-time` in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(transparent, bound(deserialize = "'de: 'a"))]
+pub struct Timestamp<'a>(Text<'a>);
+
+impl Timestamp<'_> {
+    /// The instant, when the text is RFC 3339.
+    pub fn parse(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(&self.0.to_str())
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    }
+}
+
+impl JsonSchema for Timestamp<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
 /// A `links` object: link names to `{href, name}` (or arrays of them, as `clone`), passed
 /// through exactly as the API sent it, borrowed from the page body. The tap never reads
 /// links, so they stay JSON text instead of a tree of maps and strings (links are most of a
@@ -162,7 +190,7 @@ pub struct Account<'a> {
     /// Account status (`active`), on full objects.
     pub account_status: Option<Text<'a>>,
     /// When the account was created (omitted for private profiles).
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// Whether two-factor authentication is on (often null).
     pub has_2fa_enabled: Option<bool>,
     /// Whether the account is Atlassian staff.
@@ -298,7 +326,7 @@ pub struct User<'a> {
     /// Account status (`active`), on full objects.
     pub account_status: Option<Text<'a>>,
     /// When the account was created (omitted for private profiles).
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// Whether two-factor authentication is on (often null).
     pub has_2fa_enabled: Option<bool>,
     /// Whether the account is Atlassian staff.
@@ -379,9 +407,9 @@ pub struct Repository<'a> {
     /// The website.
     pub website: Option<Text<'a>>,
     /// When the repository was created.
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// When the repository was last updated.
-    pub updated_on: Option<Timestamp>,
+    pub updated_on: Option<Timestamp<'a>>,
     /// Links (`clone` is a list of `{name, href}`).
     pub links: Option<Links<'a>>,
 }

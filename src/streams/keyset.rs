@@ -22,7 +22,7 @@ use crate::sync::bbql_datetime;
 /// A record the keyset reader can page through.
 pub trait KeysetRecord: Serialize {
     /// The replication key's value.
-    fn replication_value(&self) -> Option<&Timestamp>;
+    fn replication_value(&self) -> Option<&Timestamp<'_>>;
     /// What tells two records of the partition apart.
     fn identity(&self) -> String;
 }

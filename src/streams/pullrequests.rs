@@ -44,7 +44,7 @@ pub struct Participant<'a> {
     /// `approved`, `changes_requested` or null.
     pub state: Option<Text<'a>>,
     /// When the user last participated.
-    pub participated_on: Option<Timestamp>,
+    pub participated_on: Option<Timestamp<'a>>,
 }
 
 /// The rendered title, description and reason.
@@ -112,9 +112,9 @@ pub struct PullRequestRecord<'a> {
     /// Number of open tasks.
     pub task_count: Option<i64>,
     /// When it was created.
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// When it was last updated (replication key).
-    pub updated_on: Option<Timestamp>,
+    pub updated_on: Option<Timestamp<'a>>,
     /// The reviewers.
     pub reviewers: Option<Vec<Account<'a>>>,
     /// The participants and their review state.
@@ -124,7 +124,7 @@ pub struct PullRequestRecord<'a> {
 }
 
 impl KeysetRecord for PullRequestRecord<'_> {
-    fn replication_value(&self) -> Option<&Timestamp> {
+    fn replication_value(&self) -> Option<&Timestamp<'_>> {
         self.updated_on.as_ref()
     }
 

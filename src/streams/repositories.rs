@@ -34,7 +34,7 @@ impl<'a> From<Repository<'a>> for RepositoryRecord<'a> {
 }
 
 impl KeysetRecord for RepositoryRecord<'_> {
-    fn replication_value(&self) -> Option<&Timestamp> {
+    fn replication_value(&self) -> Option<&Timestamp<'_>> {
         self.repository.updated_on.as_ref()
     }
 

@@ -36,9 +36,9 @@ pub struct WorkspaceRecord<'a> {
     /// `allow_forks` or `internal_only`.
     pub forking_mode: Option<Text<'a>>,
     /// When the workspace was created.
-    pub created_on: Option<Timestamp>,
+    pub created_on: Option<Timestamp<'a>>,
     /// When the workspace was last updated.
-    pub updated_on: Option<Timestamp>,
+    pub updated_on: Option<Timestamp<'a>>,
     /// Links.
     pub links: Option<Links<'a>>,
 }
@@ -65,9 +65,9 @@ pub struct WorkspaceMemberRecord<'a> {
     /// omit it).
     pub permission: Option<Text<'a>>,
     /// When the member was added.
-    pub added_on: Option<Timestamp>,
+    pub added_on: Option<Timestamp<'a>>,
     /// When the member last accessed the workspace.
-    pub last_accessed: Option<Timestamp>,
+    pub last_accessed: Option<Timestamp<'a>>,
     /// Links.
     pub links: Option<Links<'a>>,
 }

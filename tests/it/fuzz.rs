@@ -26,9 +26,9 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 use tap_bitbucket::bitbucket::{decode, ApiError, Page};
 use tap_bitbucket::config::Settings;
-use tap_bitbucket::singer::{discover, Context, Selection, State, Timestamp};
+use tap_bitbucket::singer::{discover, Context, Selection, State};
 use tap_bitbucket::streams::{
-    self, PullRequestRecord, RepositoryRecord, WorkspaceMemberRecord, WorkspaceRecord,
+    self, PullRequestRecord, RepositoryRecord, Timestamp, WorkspaceMemberRecord, WorkspaceRecord,
 };
 use tap_bitbucket::sync::{RepositoryFilter, WindowRules};
 
@@ -722,7 +722,7 @@ where
     Ok(page)
 }
 
-fn timestamps_parse(t: Option<&Timestamp>) {
+fn timestamps_parse(t: Option<&Timestamp<'_>>) {
     let _ = t.and_then(Timestamp::parse);
 }
 
