@@ -102,6 +102,14 @@ fn assert_no_secret(run: &Run, secrets: &[&str]) {
     }
 }
 
+/// The requests the simulator served under `/2.0/` (the API, not the OAuth endpoint).
+fn api_requests(sim: &Simulator) -> Vec<bitbucket_simulator::RecordedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path().starts_with("/2.0/"))
+        .collect()
+}
+
 /// The `INFO METRIC: {…}` points of a text-format run.
 fn metrics(run: &Run) -> Vec<Value> {
     run.stderr
@@ -268,13 +276,7 @@ fn retries_run_out_with_one_clear_line() {
     ] {
         assert!(line.contains(needle), "`{needle}` not in: {line}");
     }
-    assert_eq!(
-        sim.requests()
-            .iter()
-            .filter(|r| r.path().starts_with("/2.0/"))
-            .count(),
-        3
-    );
+    assert_eq!(api_requests(&sim).len(), 3);
 }
 
 #[test]
@@ -347,11 +349,7 @@ fn oauth_refresh_token_grant_syncs_without_printing_a_secret() {
     let got: BTreeSet<_> = run.records("pullrequests").into_iter().map(pr_key).collect();
     assert_eq!(got, server_prs(&sim).keys().cloned().collect());
     assert_eq!(sim.token_requests(), 1, "one token serves the whole run");
-    let api: Vec<_> = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.path().starts_with("/2.0/"))
-        .collect();
+    let api = api_requests(&sim);
     assert!(
         api.iter().all(|r| r.has_authorization && r.status == 200),
         "{api:?}"
@@ -454,13 +452,7 @@ fn a_refused_grant_is_one_fatal_line_and_no_api_request() {
         assert_no_secret(&run, &[value, "demo-secret", "demo-refresh"]);
         assert!(!run.stdout.contains("\"RECORD\""));
     }
-    assert_eq!(
-        sim.requests()
-            .iter()
-            .filter(|r| r.path().starts_with("/2.0/"))
-            .count(),
-        0
-    );
+    assert_eq!(api_requests(&sim).len(), 0);
 }
 
 #[test]
@@ -479,12 +471,11 @@ fn an_access_token_that_keeps_expiring_is_renewed_once_then_fails_clearly() {
         line.contains("401") && line.to_ascii_lowercase().contains("expired"),
         "{line}"
     );
-    let api = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.path().starts_with("/2.0/"))
-        .count();
-    assert_eq!(api, 2, "the request is tried again once with a new token");
+    assert_eq!(
+        api_requests(&sim).len(),
+        2,
+        "the request is tried again once with a new token"
+    );
     assert_eq!(sim.token_requests(), 2);
     assert_no_secret(&run, &["demo-secret", "demo-refresh"]);
 }
@@ -555,12 +546,8 @@ fn metric_lines_are_singer_points_that_add_up() {
     let named = |name: &'static str| points.iter().filter(move |p| p["metric"] == name);
 
     // One timer per request the server saw, tagged with a query-free endpoint.
-    let api_requests = sim
-        .requests()
-        .into_iter()
-        .filter(|r| r.path().starts_with("/2.0/"))
-        .count();
-    assert_eq!(named("http_request_duration").count(), api_requests);
+    let served = api_requests(&sim).len();
+    assert_eq!(named("http_request_duration").count(), served);
     for point in named("http_request_duration") {
         let tags = &point["tags"];
         let endpoint = tags["endpoint"].as_str().unwrap();
@@ -578,7 +565,7 @@ fn metric_lines_are_singer_points_that_add_up() {
     let counted: u64 = named("http_request_count")
         .map(|p| p["value"].as_u64().unwrap())
         .sum();
-    assert_eq!(counted, api_requests as u64);
+    assert_eq!(counted, served as u64);
     for stream in ["workspace_members", "repositories", "pullrequests"] {
         let counted: u64 = named("record_count")
             .filter(|p| p["tags"]["stream"] == stream)
