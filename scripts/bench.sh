@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 echo "== building (cargo build --release --workspace --bins)"
 cargo build --quiet --release --workspace --bins
+# Where cargo puts its builds (CARGO_TARGET_DIR or build.target-dir may move it from target/).
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+export BENCH_TARGET_DIR=$target_dir
 
 venv=target/bench-venv
 sdk_version=0.54.9

@@ -10,7 +10,10 @@ out=demo-output
 mkdir -p "$out"
 echo "== building (cargo build --workspace --bins)"
 cargo build --quiet --workspace --bins
-bin=target/debug
+# Where cargo puts its builds (CARGO_TARGET_DIR or build.target-dir may move it from target/).
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target_dir/debug
 
 "$bin/bitbucket-simulator" --port 0 >"$out/simulator.log" 2>&1 &
 sim_pid=$!

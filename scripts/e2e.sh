@@ -32,6 +32,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 started=$SECONDS
+# Where cargo puts its builds (CARGO_TARGET_DIR or build.target-dir may move it from target/).
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 say() { printf '== %s\n' "$*"; }
 passed=0
@@ -87,14 +90,14 @@ else
   "$work/venv-tap/bin/pip" install --quiet --disable-pip-version-check "$wheel" \
     || fail "pip install $(basename "$wheel")"
   bin_dir=$work/venv-tap/bin
-  [ "$("$bin_dir/tap-bitbucket" --version)" = "$("$root/target/debug/tap-bitbucket" --version)" ] \
+  [ "$("$bin_dir/tap-bitbucket" --version)" = "$("$target_dir/debug/tap-bitbucket" --version)" ] \
     || fail "the wheel's tap-bitbucket is not this version"
   passed=$((passed + 1))
   echo "  $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB, debug build): pip install put tap-bitbucket on PATH"
 fi
 tap=$bin_dir/tap-bitbucket
 simulator=$bin_dir/bitbucket-simulator
-[ -x "$simulator" ] || simulator=$root/target/debug/bitbucket-simulator
+[ -x "$simulator" ] || simulator=$target_dir/debug/bitbucket-simulator
 [ -x "$tap" ] || fail "no tap-bitbucket in $bin_dir"
 [ -x "$simulator" ] || fail "no bitbucket-simulator (run cargo build --workspace --bins)"
 echo "  $("$tap" --version) at $tap"

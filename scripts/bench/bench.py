@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RELEASE = ROOT / "target" / "release"
+# scripts/bench.sh passes cargo's target directory (CARGO_TARGET_DIR may move it).
+RELEASE = Path(os.environ.get("BENCH_TARGET_DIR", ROOT / "target")) / "release"
 TAP = Path(os.environ.get("BENCH_TAP", RELEASE / "tap-bitbucket"))
 SIM = RELEASE / "bitbucket-simulator"
 SDK_PYTHON = ROOT / "target" / "bench-venv" / "bin" / "python"
