@@ -638,27 +638,7 @@ impl State {
         query: &Query,
     ) -> Result<Vec<&'s Repo>, ApiError> {
         let now = self.now();
-        let filter = match query.get("q") {
-            Some(q) => Filter::parse(q, &[Field::UpdatedOn, Field::CreatedOn, Field::IsPrivate])
-                .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?,
-            None => Filter::default(),
-        };
-        let sort = query
-            .get("sort")
-            .map(|s| {
-                Sort::parse(
-                    s,
-                    &[
-                        SortKey::UpdatedOn,
-                        SortKey::CreatedOn,
-                        SortKey::FullName,
-                        SortKey::Name,
-                        SortKey::Slug,
-                    ],
-                )
-                .map_err(ApiError::bad_request)
-            })
-            .transpose()?;
+        let (filter, sort) = repository_query(query)?;
         let mut list: Vec<(&Repo, Micros)> = w
             .repos
             .iter()
@@ -808,6 +788,28 @@ fn bearer_token(header: Option<&[u8]>) -> Option<&str> {
 fn not_found_path(path: &str) -> ApiError {
     ApiError::not_found("Resource not found")
         .with_detail(format!("There is no API hosted at this URL: {path}"))
+}
+
+/// The `q` filter and `sort` order of a repository listing (`/repositories/{workspace}`, a
+/// repository's forks): the fields Bitbucket accepts there; anything else is a 400.
+pub(crate) fn repository_query(query: &Query) -> Result<(Filter, Option<Sort>), ApiError> {
+    let filter = match query.get("q") {
+        Some(q) => Filter::parse(q, &[Field::UpdatedOn, Field::CreatedOn, Field::IsPrivate])
+            .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?,
+        None => Filter::default(),
+    };
+    let sort_keys = [
+        SortKey::UpdatedOn,
+        SortKey::CreatedOn,
+        SortKey::FullName,
+        SortKey::Name,
+        SortKey::Slug,
+    ];
+    let sort = query
+        .get("sort")
+        .map(|s| Sort::parse(s, &sort_keys).map_err(ApiError::bad_request))
+        .transpose()?;
+    Ok((filter, sort))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::activity::{ActivityIndex, ActivityItem};
 use crate::api::{ApiRequest, ApiResponse, State};
-use crate::bbql::{parse_datetime, Field, Filter, Sort, SortKey, Subject};
+use crate::bbql::{parse_datetime, SortKey, Subject};
 use crate::clock::{format_micros, Micros};
 use crate::data::{Repo, Workspace};
 use crate::error::ApiError;
@@ -531,27 +531,7 @@ impl State {
     pub fn forks_list(&self, ws: &str, slug: &str, query: &Query) -> Result<Vec<Value>, ApiError> {
         let (_, w, _, repo) = self.visible_repo(ws, slug)?;
         let now = self.now();
-        let filter = match query.get("q") {
-            Some(q) => Filter::parse(q, &[Field::UpdatedOn, Field::CreatedOn, Field::IsPrivate])
-                .map_err(|e| ApiError::bad_request(format!("Invalid query: {e}")))?,
-            None => Filter::default(),
-        };
-        let sort = query
-            .get("sort")
-            .map(|s| {
-                Sort::parse(
-                    s,
-                    &[
-                        SortKey::CreatedOn,
-                        SortKey::UpdatedOn,
-                        SortKey::FullName,
-                        SortKey::Name,
-                        SortKey::Slug,
-                    ],
-                )
-                .map_err(ApiError::bad_request)
-            })
-            .transpose()?;
+        let (filter, sort) = crate::api::repository_query(query)?;
         let r = self.renderer();
         let mut list: Vec<(Micros, Value)> = extras::forks(&self.data, w, repo)
             .iter()

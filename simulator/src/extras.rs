@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::clock::{format_micros, Micros, DAY, HOUR};
 use crate::data::{Dataset, Repo, User, Workspace};
 use crate::prng::{SeedBuilder, SplitMix64};
-use crate::render::{href, uuid_in_url, Renderer, AVATARS, WEB};
+use crate::render::{href, repository_links, uuid_in_url, Renderer, AVATARS, WEB};
 use crate::urlenc::encode_component;
 
 /// Whether the issue-tracker endpoints (`components`, `versions`, `milestones`) exist.
@@ -539,24 +539,7 @@ impl Renderer<'_> {
             "updated_on": format_micros(updated),
             "website": Value::Null,
             "parent": self.repository_ref(repo),
-            "links": {
-                "self": href(api.clone()),
-                "html": href(format!("{WEB}/{full_name}")),
-                "avatar": avatar,
-                "pullrequests": href(format!("{api}/pullrequests")),
-                "commits": href(format!("{api}/commits")),
-                "forks": href(format!("{api}/forks")),
-                "watchers": href(format!("{api}/watchers")),
-                "branches": href(format!("{api}/refs/branches")),
-                "tags": href(format!("{api}/refs/tags")),
-                "downloads": href(format!("{api}/downloads")),
-                "source": href(format!("{api}/src")),
-                "hooks": href(format!("{api}/hooks")),
-                "clone": [
-                    { "name": "https", "href": format!("{WEB}/{full_name}.git") },
-                    { "name": "ssh", "href": format!("git@bitbucket.org:{full_name}.git") },
-                ],
-            },
+            "links": repository_links(&api, &full_name, avatar),
         })
     }
 

@@ -65,6 +65,28 @@ pub struct Renderer<'a> {
 pub(crate) const WEB: &str = "https://bitbucket.org";
 pub(crate) const AVATARS: &str = "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net";
 
+/// The `links` of a full repository object whose API URL is `api`.
+pub(crate) fn repository_links(api: &str, full_name: &str, avatar: Value) -> Value {
+    json!({
+        "self": href(api),
+        "html": href(format!("{WEB}/{full_name}")),
+        "avatar": avatar,
+        "pullrequests": href(format!("{api}/pullrequests")),
+        "commits": href(format!("{api}/commits")),
+        "forks": href(format!("{api}/forks")),
+        "watchers": href(format!("{api}/watchers")),
+        "branches": href(format!("{api}/refs/branches")),
+        "tags": href(format!("{api}/refs/tags")),
+        "downloads": href(format!("{api}/downloads")),
+        "source": href(format!("{api}/src")),
+        "hooks": href(format!("{api}/hooks")),
+        "clone": [
+            { "name": "https", "href": format!("{WEB}/{full_name}.git") },
+            { "name": "ssh", "href": format!("git@bitbucket.org:{full_name}.git") },
+        ],
+    })
+}
+
 pub(crate) fn href(url: impl Into<String>) -> Value {
     json!({ "href": url.into() })
 }
@@ -352,24 +374,7 @@ impl<'a> Renderer<'a> {
             "created_on": format_micros(repo.created_on),
             "updated_on": format_micros(repo.updated_at(self.now)),
             "website": repo.website,
-            "links": {
-                "self": href(api.clone()),
-                "html": href(format!("{WEB}/{}", repo.full_name)),
-                "avatar": self.repo_avatar(repo),
-                "pullrequests": href(format!("{api}/pullrequests")),
-                "commits": href(format!("{api}/commits")),
-                "forks": href(format!("{api}/forks")),
-                "watchers": href(format!("{api}/watchers")),
-                "branches": href(format!("{api}/refs/branches")),
-                "tags": href(format!("{api}/refs/tags")),
-                "downloads": href(format!("{api}/downloads")),
-                "source": href(format!("{api}/src")),
-                "hooks": href(format!("{api}/hooks")),
-                "clone": [
-                    { "name": "https", "href": format!("{WEB}/{}.git", repo.full_name) },
-                    { "name": "ssh", "href": format!("git@bitbucket.org:{}.git", repo.full_name) },
-                ],
-            },
+            "links": repository_links(&api, &repo.full_name, self.repo_avatar(repo)),
         })
     }
 
