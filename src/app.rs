@@ -78,7 +78,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     settings.require_credentials()?;
     // A bad repository pattern is a config error, found before any request.
-    sync::RepositoryFilter::new(&settings)?;
+    crate::filter::RepositoryFilter::new(&settings)?;
 
     // One thread runs every reader: the work is waiting on the API, and decoding a page is
     // cheap next to fetching it, so a second core would mostly buy cross-thread wake-ups

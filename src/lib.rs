@@ -11,6 +11,10 @@
 //!   bookmarks to the one stdout writer in [`singer`], which writes SCHEMA, RECORD and STATE
 //!   messages in an order that never lets a STATE claim a record not yet written.
 //!
+//! [`window`] (what an incremental partition may read and emit) and [`filter`] (which
+//! repositories a run reads) are shared by [`sync`] and [`streams`], so neither imports the
+//! other for them.
+//!
 //! [`singer`] knows nothing of Bitbucket and [`bitbucket`] nothing of Singer; [`streams`] is
 //! where they meet.
 
@@ -20,10 +24,12 @@ pub mod bitbucket;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod filter;
 pub mod logging;
 pub mod metrics;
 pub mod singer;
 pub mod streams;
 pub mod sync;
+pub mod window;
 
 pub use app::main_with_args;

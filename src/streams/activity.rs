@@ -21,7 +21,7 @@ use super::{
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
-use crate::sync::format_bookmark;
+use crate::window::format_bookmark;
 
 /// The pull request an activity item belongs to (condensed).
 #[skip_serializing_none]

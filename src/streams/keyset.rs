@@ -17,7 +17,7 @@ use super::paged::follow_next;
 use super::{Borrowing, PartitionRun, StreamError, Timestamp};
 use crate::bitbucket::Page;
 use crate::singer::RenderedPage;
-use crate::sync::bbql_datetime;
+use crate::window::bbql_datetime;
 
 /// A record the keyset reader can page through.
 pub trait KeysetRecord: Serialize {

@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::bitbucket::{ApiError, Client};
 use crate::config::Settings;
 use crate::singer::{Context, Emitter, StreamDescription, WriteError};
-use crate::sync::Window;
+use crate::window::Window;
 
 pub use common::*;
 /// The record types, reachable for tests that decode pages of them (`tests/it/fuzz.rs`).

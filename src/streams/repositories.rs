@@ -62,7 +62,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     // The configured repository patterns apply here too: the stream lists what the run reads.
-    let filter = crate::sync::RepositoryFilter::new(&run.settings)
+    let filter = crate::filter::RepositoryFilter::new(&run.settings)
         .map_err(|e| StreamError::Internal(e.to_string()))?;
     keyset::read::<Repositories, _>(&run, url, "updated_on", |r| {
         r.workspace_slug = slug.clone();

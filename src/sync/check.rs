@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::refusal::{judge, Verdict};
-use super::{client_options, list_repositories, list_workspaces, WindowRules};
+use super::{client_options, list_repositories, list_workspaces};
+use crate::window::WindowRules;
 use crate::bitbucket::{Client, Credentials};
 use crate::config::Settings;
 use crate::error::Error;

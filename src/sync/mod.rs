@@ -11,7 +11,6 @@ mod check;
 mod partitions;
 mod refusal;
 mod shard;
-mod window;
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufWriter;
@@ -28,13 +27,13 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::metrics;
 use crate::singer::{Emitter, Output, Selection, State, Writer};
+use crate::window::WindowRules;
 use crate::streams::{self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError};
 use refusal::Verdict;
 
 pub use check::{check, Outcome};
-pub use partitions::{list_repositories, list_workspaces, RepositoryFilter};
+pub use partitions::{list_repositories, list_workspaces};
 pub use shard::{repository_shard, Shard};
-pub use window::{bbql_datetime, format_bookmark, Window, WindowRules};
 
 /// How often a long sync logs its progress (records so far per running stream).
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);

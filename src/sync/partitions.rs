@@ -4,81 +4,14 @@
 
 use std::sync::Arc;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::bitbucket::{ApiError, Client, Page, MAX_PAGELEN};
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::error::Error;
+use crate::filter::RepositoryFilter;
 use crate::streams::{RepositoryInfo, WorkspaceInfo};
-
-/// The repository include/exclude patterns of the config.
-#[derive(Debug)]
-pub struct RepositoryFilter {
-    include: Vec<Pattern>,
-    exclude: Vec<Pattern>,
-}
-
-#[derive(Debug)]
-struct Pattern {
-    text: String,
-    /// A set of one glob: building a set reports a pattern whose regex cannot be compiled as
-    /// an error, where `Glob::compile_matcher` would panic.
-    matcher: GlobSet,
-    with_workspace: bool,
-    literal: bool,
-}
-
-impl Pattern {
-    fn new(text: &str) -> Result<Pattern, globset::Error> {
-        let glob = GlobBuilder::new(text)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()?;
-        Ok(Pattern {
-            text: text.to_string(),
-            matcher: GlobSetBuilder::new().add(glob).build()?,
-            with_workspace: text.contains('/'),
-            literal: !text.contains(['*', '?', '[', '{']),
-        })
-    }
-
-    fn matches(&self, workspace: &str, slug: &str) -> bool {
-        if self.with_workspace {
-            self.matcher.is_match(format!("{workspace}/{slug}"))
-        } else {
-            self.matcher.is_match(slug)
-        }
-    }
-}
-
-impl RepositoryFilter {
-    /// Compiles the patterns of the config.
-    pub fn new(settings: &Settings) -> Result<RepositoryFilter, ConfigError> {
-        let compile = |key: &str, list: &[String]| {
-            list.iter()
-                .map(|p| {
-                    Pattern::new(p).map_err(|e| ConfigError::Invalid {
-                        key: key.to_string(),
-                        source_name: "config".into(),
-                        reason: format!("`{p}` is not a valid pattern: {e}"),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        Ok(RepositoryFilter {
-            include: compile("repositories", &settings.repositories)?,
-            exclude: compile("exclude_repositories", &settings.exclude_repositories)?,
-        })
-    }
-
-    /// Whether the run reads `workspace/slug`.
-    pub fn matches(&self, workspace: &str, slug: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| p.matches(workspace, slug)))
-            && !self.exclude.iter().any(|p| p.matches(workspace, slug))
-    }
-}
 
 /// The workspaces of the run. Configured ones are each fetched (which checks they exist and
 /// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
@@ -206,15 +139,15 @@ pub async fn list_repositories(
             }
         }
     }
-    for pattern in &filter.include {
-        let used = out.iter().any(|r| pattern.matches(&r.workspace, &r.slug));
-        if used {
-            continue;
-        }
-        if pattern.literal {
+    let listed: Vec<(&str, &str)> = out
+        .iter()
+        .map(|r| (r.workspace.as_str(), r.slug.as_str()))
+        .collect();
+    for unmatched in filter.unmatched_includes(&listed) {
+        if unmatched.literal {
             return Err(Error::Fatal(format!(
                 "repository `{}` (config key `repositories`) does not exist in workspace(s) {}",
-                pattern.text,
+                unmatched.pattern,
                 workspaces
                     .iter()
                     .map(|w| format!("`{}`", w.slug))
@@ -222,27 +155,10 @@ pub async fn list_repositories(
                     .join(", ")
             )));
         }
-        tracing::warn!("The repository pattern `{}` matches no repository.", pattern.text);
+        tracing::warn!("The repository pattern `{}` matches no repository.", unmatched.pattern);
     }
     // Sharding applies after the checks above: a literal name in another shard exists.
     let shard = super::Shard::of(settings);
     out.retain(|r| shard.owns_repository(&r.workspace, &r.slug));
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns_match_slug_or_full_name() {
-        let p = Pattern::new("api-*").unwrap();
-        assert!(p.matches("acme", "api-gateway"));
-        assert!(!p.matches("acme", "web"));
-        let p = Pattern::new("acme/*").unwrap();
-        assert!(p.matches("acme", "web"));
-        assert!(!p.matches("globex", "web"));
-        assert!(Pattern::new("api").unwrap().literal);
-        assert!(!Pattern::new("api-*").unwrap().literal);
-    }
 }

@@ -1,5 +1,7 @@
 //! The window of an incremental partition (spec §4): where a run starts reading, what it
-//! may emit, and how far its bookmark may move.
+//! may emit, and how far its bookmark may move; and the two ways a datetime is written (a
+//! bookmark, a BBQL literal). The sync computes windows from the state; the streams read
+//! within them. Neither needs the other for it.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
