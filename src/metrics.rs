@@ -90,22 +90,27 @@ tokio::task_local! {
 }
 
 /// What one partition (or the run's listing requests) did: requests per endpoint and
-/// records emitted. Set as the current task's tally with [`Tally::scope`].
+/// records emitted per stream. Set as the current task's tally with [`Tally::scope`].
+///
+/// A partition read for a family of streams (a listing shared by several streams) has one
+/// tally for all of them: its requests are tagged with the family's first stream, its records
+/// counted per stream.
 #[derive(Debug)]
 pub struct Tally {
-    stream: Option<Arc<StreamProgress>>,
+    /// The streams read in this partition, with their records so far (empty outside
+    /// partitions).
+    streams: Vec<(Arc<StreamProgress>, AtomicU64)>,
     context: Option<Map<String, Value>>,
-    records: AtomicU64,
     requests: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Tally {
-    /// The tally of one partition of a stream, whose state context is `context`.
-    pub fn partition(stream: &Arc<StreamProgress>, context: Map<String, Value>) -> Arc<Tally> {
+    /// The tally of one partition of the `streams` read together, whose state context is
+    /// `context`.
+    pub fn partition(streams: &[Arc<StreamProgress>], context: Map<String, Value>) -> Arc<Tally> {
         Arc::new(Tally {
-            stream: Some(stream.clone()),
+            streams: streams.iter().map(|s| (s.clone(), AtomicU64::new(0))).collect(),
             context: (!context.is_empty()).then_some(context),
-            records: AtomicU64::new(0),
             requests: Mutex::new(BTreeMap::new()),
         })
     }
@@ -114,11 +119,15 @@ impl Tally {
     /// listings).
     pub fn unpartitioned() -> Arc<Tally> {
         Arc::new(Tally {
-            stream: None,
+            streams: Vec::new(),
             context: None,
-            records: AtomicU64::new(0),
             requests: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The stream this partition's requests are tagged with: the first of its family.
+    fn stream(&self) -> Option<&'static str> {
+        self.streams.first().map(|(s, _)| s.stream)
     }
 
     /// Runs `future` with this tally as the current one: the requests it makes are counted
@@ -127,18 +136,18 @@ impl Tally {
         CURRENT.scope(self.clone(), future).await
     }
 
-    /// Counts records written for this partition.
-    pub fn add_records(&self, count: u64) {
-        self.records.fetch_add(count, Ordering::Relaxed);
-        if let Some(stream) = &self.stream {
-            stream.records.fetch_add(count, Ordering::Relaxed);
+    /// Counts records of `stream` written for this partition.
+    pub fn add_records(&self, stream: &str, count: u64) {
+        if let Some((progress, records)) = self.streams.iter().find(|(s, _)| s.stream == stream) {
+            records.fetch_add(count, Ordering::Relaxed);
+            progress.records.fetch_add(count, Ordering::Relaxed);
         }
     }
 
     /// Emits this tally's counters (`http_request_count` per endpoint, and `record_count` for
     /// a partition) and marks the partition done.
     pub fn finish(&self) {
-        let stream = self.stream.as_ref().map(|s| s.stream);
+        let stream = self.stream();
         let requests = std::mem::take(&mut *self.requests.lock().unwrap_or_else(|e| e.into_inner()));
         for (endpoint, count) in &requests {
             counter(
@@ -152,12 +161,12 @@ impl Tally {
                 },
             );
         }
-        if let Some(progress) = &self.stream {
+        for (progress, records) in &self.streams {
             counter(
                 "record_count",
-                self.records.load(Ordering::Relaxed),
+                records.load(Ordering::Relaxed),
                 Tags {
-                    stream,
+                    stream: Some(progress.stream),
                     context: self.context.as_ref(),
                     ..Tags::default()
                 },
@@ -190,8 +199,8 @@ pub async fn metered<R: Future>(
     let reader = tally.scope(read(partition_tx));
     let forward = async move {
         while let Some(output) = partition_rx.recv().await {
-            if let Output::Records { count, .. } = &output {
-                tally.add_records(*count);
+            if let Output::Records { stream, count, .. } = &output {
+                tally.add_records(stream, *count);
             }
             if tx.send(output).await.is_err() {
                 // The writer stopped; dropping the receiver makes the reader's next send fail.
@@ -215,7 +224,7 @@ pub fn http_request(endpoint: &str, status: Option<u16>, elapsed: Duration, succ
             endpoint: Some(endpoint),
             http_status_code: status,
             status: outcome,
-            stream: tally.stream.as_ref().map(|s| s.stream),
+            stream: tally.stream(),
             context: tally.context.as_ref(),
         };
         timer("http_request_duration", elapsed, tags);
@@ -375,7 +384,7 @@ mod tests {
     async fn metered_output_keeps_its_order_and_is_counted() {
         let progress = Progress::new();
         let stream = progress.start("things", 1);
-        let tally = Tally::partition(&stream, Map::new());
+        let tally = Tally::partition(&[stream.clone()], Map::new());
         let (tx, mut rx) = mpsc::channel(1);
         let collect = tokio::spawn(async move {
             let mut seen = Vec::new();
@@ -410,7 +419,7 @@ mod tests {
             collect.await.unwrap(),
             ["records 2", "after 2", "records 3", "after 3"]
         );
-        assert_eq!(tally.records.load(Ordering::Relaxed), 5);
+        assert_eq!(tally.streams[0].1.load(Ordering::Relaxed), 5);
         assert_eq!(stream.done.load(Ordering::Relaxed), 1);
     }
 
@@ -418,7 +427,8 @@ mod tests {
     async fn requests_count_in_the_current_tally_and_records_in_the_stream() {
         let progress = Progress::new();
         let stream = progress.start("pullrequests", 2);
-        let tally = Tally::partition(&stream, Map::new());
+        let child = progress.start("pullrequest_tasks", 2);
+        let tally = Tally::partition(&[stream.clone(), child.clone()], Map::new());
         tally
             .scope(async {
                 http_request("/2.0/a", Some(200), Duration::ZERO, true);
@@ -427,15 +437,20 @@ mod tests {
             })
             .await;
         http_request("/2.0/outside", Some(200), Duration::ZERO, true);
-        tally.add_records(5);
+        tally.add_records("pullrequests", 5);
+        tally.add_records("pullrequest_tasks", 2);
+        tally.add_records("not_in_this_partition", 9);
         assert_eq!(
             *tally.requests.lock().unwrap(),
             BTreeMap::from([("/2.0/a".to_string(), 2), ("/2.0/b".to_string(), 1)])
         );
         tally.finish();
         assert_eq!(stream.records.load(Ordering::Relaxed), 5);
+        assert_eq!(child.records.load(Ordering::Relaxed), 2);
         assert_eq!(stream.done.load(Ordering::Relaxed), 1);
-        assert_eq!(progress.lock().len(), 1);
+        assert_eq!(child.done.load(Ordering::Relaxed), 1);
+        assert_eq!(progress.lock().len(), 2);
+        progress.end(&child);
         progress.end(&stream);
         assert!(progress.lock().is_empty());
     }

@@ -119,13 +119,20 @@ impl State {
 
     /// The bookmark of one partition of a stream.
     pub fn bookmark(&self, stream: &str, context: &Context) -> Option<&str> {
+        self.partition_entry(stream, context)?
+            .get("replication_key_value")?
+            .as_str()
+    }
+
+    /// The state entry of one partition of a stream: its bookmark and any field kept beside
+    /// it (such as `open`).
+    pub fn partition_entry(&self, stream: &str, context: &Context) -> Option<&Map<String, Value>> {
         self.stream_entry(stream)?
             .get("partitions")?
             .as_array()?
             .iter()
             .find(|p| p.get("context").and_then(Value::as_object) == Some(context.as_map()))?
-            .get("replication_key_value")?
-            .as_str()
+            .as_object()
     }
 
     /// The bookmark of an unpartitioned stream.
@@ -186,7 +193,8 @@ impl State {
         &self.doc
     }
 
-    fn stream_entry(&self, stream: &str) -> Option<&Map<String, Value>> {
+    /// The state entry of a stream: for an unpartitioned stream, its bookmark.
+    pub fn stream_entry(&self, stream: &str) -> Option<&Map<String, Value>> {
         self.doc.get("bookmarks")?.get(stream)?.as_object()
     }
 }

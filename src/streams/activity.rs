@@ -254,6 +254,7 @@ pub const PULLREQUEST_ACTIVITY: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<ActivityRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

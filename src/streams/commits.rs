@@ -88,6 +88,7 @@ pub const COMMITS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<CommitRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

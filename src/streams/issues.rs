@@ -65,6 +65,7 @@ const fn issue_stream(name: &'static str, read: super::ReadFn) -> StreamDef {
         scope: Scope::Repository,
         schema: record_schema::<IssueTrackerObjectRecord>,
         read,
+        family: None,
     }
 }
 

@@ -41,7 +41,7 @@ where
     for<'b> T::Of<'b>: KeysetRecord,
     F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
-    let window = &run.window;
+    let window = &run.out().window;
     let mut cursor: Option<DateTime<Utc>> = window.lower;
     let mut emitted = Emitted::default();
     let mut follow: Option<Url> = None;
@@ -58,13 +58,13 @@ where
                 Ok(select(run, page, &mut emitted, &mut prepare))
             })
             .await??;
-        run.emitter.send_page(step.rendered).await?;
+        run.out().emitter.send_page(step.rendered).await?;
         let advanced = emitted.newest.is_some() && emitted.newest > cursor;
         if advanced {
             cursor = emitted.newest;
         }
         if let Some(value) = cursor.and_then(|c| window.bookmark_value(c)) {
-            run.emitter.bookmark(&run.context, field, value).await?;
+            run.out().emitter.bookmark(&run.context, field, value).await?;
         }
         let Some(next) = step.next else { break };
         if step.reached_end {
@@ -106,7 +106,7 @@ where
     R: KeysetRecord,
     F: FnMut(&mut R) -> bool,
 {
-    let window = &run.window;
+    let window = &run.out().window;
     let mut records = page.values;
     let mut reached_end = false;
     records.retain_mut(|record| {
@@ -136,7 +136,7 @@ where
         prepare(record)
     });
     Ok(Step {
-        rendered: run.emitter.render(&records)?,
+        rendered: run.out().emitter.render(&records)?,
         next: page.next,
         reached_end,
     })

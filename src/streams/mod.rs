@@ -27,7 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::bitbucket::{ApiError, Client};
 use crate::config::Settings;
@@ -96,11 +96,22 @@ pub struct StreamDef {
     pub scope: Scope,
     /// The record JSON Schema, generated from the record type.
     pub schema: fn() -> Value,
-    /// Reads one partition.
+    /// Reads one partition, for this stream and every other selected stream of its family.
     pub read: ReadFn,
+    /// The stream that leads this one's family, when it has one: streams of one family share
+    /// their listing, so they are read together, in one pass per partition, by the lead's
+    /// reader (pull-request children with `pullrequests`, `pullrequest_comments` with the
+    /// activity feed, `pipeline_steps` with `pipelines`). `None`: the stream is its own family.
+    pub family: Option<&'static str>,
 }
 
 impl StreamDef {
+    /// The name of the stream leading this one's family (its own name when it leads, or reads
+    /// alone).
+    pub fn family(&self) -> &'static str {
+        self.family.unwrap_or(self.name)
+    }
+
     /// The stream as the Singer layer sees it.
     pub fn description(&self) -> StreamDescription {
         StreamDescription {
@@ -175,7 +186,8 @@ impl Partition {
     }
 }
 
-/// Everything a reader needs for one partition.
+/// Everything a reader needs for one partition: the partition, and each selected stream of
+/// the family being read.
 #[derive(Clone)]
 pub struct PartitionRun {
     /// The shared API client.
@@ -186,13 +198,54 @@ pub struct PartitionRun {
     pub partition: Partition,
     /// Its state context.
     pub context: Context,
-    /// The window of an incremental stream (ignored by FULL_TABLE streams).
+    /// The first selected stream of the family (in registry order).
+    pub first: StreamRun,
+    /// The other selected streams of the family, in registry order.
+    pub rest: Vec<StreamRun>,
+}
+
+/// One selected stream within a partition's read: where its records go and what it may emit.
+#[derive(Debug, Clone)]
+pub struct StreamRun {
+    /// The stream name.
+    pub name: &'static str,
+    /// Its window in this partition (ignored by FULL_TABLE streams).
     pub window: Window,
-    /// Where records and bookmarks go.
+    /// Where its records and bookmarks go.
     pub emitter: Emitter,
+    /// Its partition's state entry as the run started (bookmark, and kept fields such as
+    /// `open`), empty when there was none.
+    pub stored: Map<String, Value>,
+}
+
+impl StreamRun {
+    /// Sends this stream's bookmark for the partition.
+    pub async fn bookmark(
+        &self,
+        context: &Context,
+        key: &'static str,
+        value: String,
+    ) -> Result<(), WriteError> {
+        self.emitter.bookmark(context, key, value).await
+    }
 }
 
 impl PartitionRun {
+    /// The stream of a family of one (every reader but the family readers): the one selected.
+    pub fn out(&self) -> &StreamRun {
+        &self.first
+    }
+
+    /// The selected stream named `name`, if it is selected in this read.
+    pub fn selected(&self, name: &str) -> Option<&StreamRun> {
+        self.streams().find(|s| s.name == name)
+    }
+
+    /// Every selected stream of the family, in registry order.
+    pub fn streams(&self) -> impl Iterator<Item = &StreamRun> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
     /// The page size for an endpoint whose maximum is `max`, capped by `page_size`.
     pub fn pagelen(&self, max: u32) -> String {
         self.settings.page_size.map_or(max, |p| p.min(max)).to_string()
@@ -213,7 +266,7 @@ impl PartitionRun {
             Partition::Repository(repo) => Ok(repo),
             Partition::Workspace(_) | Partition::Global => Err(StreamError::Internal(format!(
                 "stream `{}` needs a repository partition",
-                self.emitter.stream()
+                self.first.name
             ))),
         }
     }

@@ -40,7 +40,7 @@ where
     for<'b> T::Of<'b>: DatedRecord,
     F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
-    let window = &run.window;
+    let window = &run.out().window;
     let stop_before = window.lower.map(|lower| lower - lookback);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut url = url;
@@ -54,12 +54,12 @@ where
             })
             .await??;
         let Some((rendered, next)) = step else { break };
-        run.emitter.send_page(rendered).await?;
+        run.out().emitter.send_page(rendered).await?;
         let Some(next) = next else { break };
         url = follow_next(run, &url, &next, &mut followed)?;
     }
     if let Some(value) = newest.and_then(|n| window.bookmark_value(n)) {
-        run.emitter.bookmark(&run.context, field, value).await?;
+        run.out().emitter.bookmark(&run.context, field, value).await?;
     }
     Ok(())
 }
@@ -87,7 +87,7 @@ where
     if all_older {
         return Ok(None);
     }
-    let end = run.window.end;
+    let end = run.out().window.end;
     let mut records = page.values;
     records.retain_mut(|record| {
         let at = record.event_time();
@@ -104,5 +104,5 @@ where
         }
         true
     });
-    Ok(Some((run.emitter.render(&records)?, page.next)))
+    Ok(Some((run.out().emitter.render(&records)?, page.next)))
 }

@@ -24,11 +24,11 @@ where
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
                 let mut records = page.values;
                 records.iter_mut().for_each(&mut prepare);
-                Ok(run.emitter.render(&records).map(|r| (r, page.next)))
+                Ok(run.out().emitter.render(&records).map(|r| (r, page.next)))
             })
             .await??;
         count += rendered.count();
-        run.emitter.send_page(rendered).await?;
+        run.out().emitter.send_page(rendered).await?;
         let Some(next) = next else {
             return Ok(count);
         };

@@ -109,6 +109,7 @@ pub const REPOSITORY_PERMISSIONS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<RepositoryPermissionRecord>,
     read: |run| Box::pin(read_repository_permissions(run)),
+    family: None,
 };
 
 /// `group_permissions`: FULL_TABLE, one partition per repository; needs repository admin and
@@ -121,6 +122,7 @@ pub const GROUP_PERMISSIONS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<GroupPermissionRecord>,
     read: |run| Box::pin(read_group_permissions(run)),
+    family: None,
 };
 
 async fn read_repository_permissions(run: PartitionRun) -> Result<(), StreamError> {
@@ -179,11 +181,11 @@ async fn read_group_permissions(run: PartitionRun) -> Result<(), StreamError> {
                 let mut record: GroupPermissionRecord<'_> = decode_text(url.path(), text)?;
                 record.set_repository_keys(&repo);
                 record.group_slug = record.slug_of_group(slug);
-                Ok(run.emitter.render(&[record]))
+                Ok(run.out().emitter.render(&[record]))
             })
             .await;
         match grant {
-            Ok(rendered) => run.emitter.send_page(rendered?).await?,
+            Ok(rendered) => run.out().emitter.send_page(rendered?).await?,
             Err(e) if e.status() == Some(404) => tracing::debug!(
                 stream = "group_permissions",
                 repository = %format!("{}/{}", repo.workspace, repo.slug),

@@ -35,6 +35,7 @@ pub const PUBLIC_REPOSITORIES: StreamDef = StreamDef {
     scope: Scope::Global,
     schema: record_schema::<PublicRepositoryRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 /// The `after` value for a window starting at `lower`: one second earlier (the parameter is
@@ -44,7 +45,7 @@ fn after_parameter(lower: DateTime<Utc>) -> String {
 }
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
-    let window = run.window;
+    let window = run.out().window;
     let mut url = run.client.url(&["repositories"]);
     {
         let mut query = url.query_pairs_mut();
@@ -77,12 +78,15 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     newest = newest.max(Some(at));
                     true
                 });
-                Ok(run.emitter.render(&records).map(|r| (r, page.next)))
+                Ok(run.out().emitter.render(&records).map(|r| (r, page.next)))
             })
             .await??;
-        run.emitter.send_page(rendered).await?;
+        run.out().emitter.send_page(rendered).await?;
         if let Some(value) = newest.and_then(|at| window.bookmark_value(at)) {
-            run.emitter.bookmark(&run.context, REPLICATION_KEY, value).await?;
+            run.out()
+                .emitter
+                .bookmark(&run.context, REPLICATION_KEY, value)
+                .await?;
         }
         // Creation order: once past `end_date`, every later page is too.
         let Some(next) = next.filter(|_| !reached_end) else {

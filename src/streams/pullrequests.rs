@@ -145,6 +145,7 @@ pub const PULLREQUESTS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<PullRequestRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

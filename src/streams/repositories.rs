@@ -54,6 +54,7 @@ pub const REPOSITORIES: StreamDef = StreamDef {
     scope: Scope::Workspace,
     schema: record_schema::<RepositoryRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

@@ -60,6 +60,7 @@ pub const BRANCH_RESTRICTIONS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<BranchRestrictionRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

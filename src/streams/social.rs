@@ -90,6 +90,7 @@ pub const FORKS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<ForkRecord>,
     read: |run| Box::pin(read_forks(run)),
+    family: None,
 };
 
 /// `watchers`: FULL_TABLE, one partition per repository.
@@ -101,6 +102,7 @@ pub const WATCHERS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<WatcherRecord>,
     read: |run| Box::pin(read_watchers(run)),
+    family: None,
 };
 
 async fn read_forks(run: PartitionRun) -> Result<(), StreamError> {

@@ -62,6 +62,7 @@ pub const DIRECTORY_CONTENTS: StreamDef = StreamDef {
     scope: Scope::Repository,
     schema: record_schema::<TreeEntryRecord>,
     read: |run| Box::pin(read(run)),
+    family: None,
 };
 
 async fn read(run: PartitionRun) -> Result<(), StreamError> {

@@ -45,6 +45,7 @@ pub const USERS: StreamDef = StreamDef {
     scope: Scope::Global,
     schema: record_schema::<UserRecord>,
     read: |run| Box::pin(read_users(run)),
+    family: None,
 };
 
 /// `account_emails`: FULL_TABLE, the authenticated user's addresses.
@@ -56,6 +57,7 @@ pub const ACCOUNT_EMAILS: StreamDef = StreamDef {
     scope: Scope::Global,
     schema: record_schema::<AccountEmailRecord>,
     read: |run| Box::pin(read_emails(run)),
+    family: None,
 };
 
 /// `GET /users/{account}` for each configured account id or `{uuid}` (an unknown one, or a
@@ -64,7 +66,7 @@ async fn read_users(run: PartitionRun) -> Result<(), StreamError> {
     if run.settings.accounts.is_empty() {
         let url = run.client.url(&["user"]);
         let user = read_user(&run, &url).await??;
-        run.emitter.send_page(user.rendered).await?;
+        run.out().emitter.send_page(user.rendered).await?;
         return Ok(());
     }
     let mut uuids = std::collections::HashSet::new();
@@ -75,7 +77,7 @@ async fn read_users(run: PartitionRun) -> Result<(), StreamError> {
                 let user = user?;
                 // An account listed twice (by id and by UUID) is emitted once.
                 if uuids.insert(user.uuid) {
-                    run.emitter.send_page(user.rendered).await?;
+                    run.out().emitter.send_page(user.rendered).await?;
                 }
             }
             Err(e) if e.status() == Some(404) => tracing::warn!(
@@ -100,7 +102,7 @@ async fn read_user(run: &PartitionRun, url: &url::Url) -> Result<Result<ReadUser
     run.client
         .get_with(url, |text| {
             let user: UserRecord<'_> = decode_text(url.path(), text)?;
-            Ok(run.emitter.render(&[&user]).map(|rendered| ReadUser {
+            Ok(run.out().emitter.render(&[&user]).map(|rendered| ReadUser {
                 uuid: user.uuid.to_string(),
                 rendered,
             }))

@@ -83,6 +83,7 @@ pub const WORKSPACES: StreamDef = StreamDef {
     scope: Scope::Workspace,
     schema: record_schema::<WorkspaceRecord>,
     read: |run| Box::pin(read_workspace(run)),
+    family: None,
 };
 
 /// `workspace_members`: every member of each workspace.
@@ -94,6 +95,7 @@ pub const WORKSPACE_MEMBERS: StreamDef = StreamDef {
     scope: Scope::Workspace,
     schema: record_schema::<WorkspaceMemberRecord>,
     read: |run| Box::pin(read_members(run)),
+    family: None,
 };
 
 async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
@@ -105,7 +107,7 @@ async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
     let render = |endpoint: &str, text: &str| {
         let mut record: WorkspaceRecord<'_> = decode_text(endpoint, text)?;
         record.workspace_slug = ws.slug.clone();
-        Ok(run.emitter.render(&[record]))
+        Ok(run.out().emitter.render(&[record]))
     };
     let rendered = match &ws.object {
         // The listing already fetched this object: no second request.
@@ -115,7 +117,7 @@ async fn read_workspace(run: PartitionRun) -> Result<(), StreamError> {
             run.client.get_with(&url, |text| render(url.path(), text)).await?
         }
     }?;
-    run.emitter.send_page(rendered).await?;
+    run.out().emitter.send_page(rendered).await?;
     Ok(())
 }
 

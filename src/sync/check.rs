@@ -19,12 +19,14 @@ use tokio::sync::mpsc;
 
 use super::refusal::{judge, Verdict};
 use super::{client_options, list_repositories, list_workspaces};
-use crate::window::WindowRules;
 use crate::bitbucket::{Client, Credentials};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::singer::{Emitter, Output, Selection, State, WriteError, Writer};
-use crate::streams::{self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError};
+use crate::streams::{
+    self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError, StreamRun,
+};
+use crate::window::WindowRules;
 
 /// How many partitions of one stream are tried before it is reported skipped.
 pub const PARTITIONS_TRIED: usize = 3;
@@ -225,19 +227,27 @@ impl Probe {
             let run = PartitionRun {
                 client: self.client.clone(),
                 settings: self.settings.clone(),
-                window: self.rules.window(None, self.now),
                 context: partition.context(),
                 partition,
-                emitter: Emitter::new(self.tx.clone(), def.name, deselected.clone()).stop_after_one_page(),
+                first: StreamRun {
+                    name: def.name,
+                    window: self.rules.window(None, self.now),
+                    emitter: Emitter::new(self.tx.clone(), def.name, deselected.clone())
+                        .stop_after_one_page(),
+                    stored: Default::default(),
+                },
+                rest: Vec::new(),
             };
-            outcome = match (def.read)(run).await {
+            // A stream of a family is read by its family's reader, alone.
+            let read = streams::find(def.family()).map_or(def.read, |lead| lead.read);
+            outcome = match read(run).await {
                 Ok(()) | Err(StreamError::Write(WriteError::PageLimit)) => {
                     return Outcome::Ok {
                         partition: place,
                         records: 0,
                     }
                 }
-                Err(StreamError::Api(e)) => match judge(def.name, &tried, &e, self.kind) {
+                Err(StreamError::Api(e)) => match judge(def.family(), &tried, &e, self.kind) {
                     Verdict::Fatal => Outcome::Failed {
                         partition: place,
                         reason: e.to_string(),
@@ -253,7 +263,7 @@ impl Probe {
                     | Verdict::SkipQuietly(warning)
                     | Verdict::CloseRepository(warning) => Outcome::Skipped {
                         partition: place,
-                        reason: short_reason(def.name, &warning),
+                        reason: short_reason(def.family(), &warning),
                     },
                 },
                 Err(e) => Outcome::Failed {

@@ -26,9 +26,11 @@ use crate::bitbucket::{Client, ClientOptions};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::metrics;
-use crate::singer::{Emitter, Output, Selection, State, Writer};
-use crate::window::WindowRules;
-use crate::streams::{self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError};
+use crate::singer::{Context, Emitter, Output, Selection, State, Writer};
+use crate::streams::{
+    self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError, StreamRun,
+};
+use crate::window::{Window, WindowRules};
 use refusal::Verdict;
 
 pub use check::{check, Outcome};
@@ -191,6 +193,35 @@ struct Plan {
     progress: Arc<metrics::Progress>,
 }
 
+/// One selected stream of a family, as the plan runs it.
+struct Member {
+    def: &'static StreamDef,
+    deselected: BTreeSet<String>,
+    /// The table version stamped on its RECORDs (FULL_TABLE streams with `activate_version`).
+    version: Option<u64>,
+}
+
+/// One stream's start in one partition, before its emitter exists.
+struct StreamStart {
+    name: &'static str,
+    window: Window,
+    stored: serde_json::Map<String, serde_json::Value>,
+    deselected: BTreeSet<String>,
+    version: Option<u64>,
+}
+
+impl StreamStart {
+    /// The stream's run, writing to `tx`.
+    fn run(self, tx: &mpsc::Sender<Output>) -> StreamRun {
+        StreamRun {
+            name: self.name,
+            window: self.window,
+            emitter: Emitter::new(tx.clone(), self.name, self.deselected).with_version(self.version),
+            stored: self.stored,
+        }
+    }
+}
+
 impl Plan {
     async fn execute(&self) -> Result<(), Error> {
         let workspaces = list_workspaces(&self.client, &self.settings).await?;
@@ -200,22 +231,24 @@ impl Plan {
             days_back: self.settings.days_back,
             end_date: self.settings.end_date,
         };
-        for selected in &self.selection.streams {
-            let Some(def) = streams::find(selected.name) else {
-                return Err(Error::Internal(format!(
-                    "stream `{}` is not in the registry",
-                    selected.name
-                )));
-            };
-            let emitter = Emitter::new(self.tx.clone(), def.name, selected.deselected.clone());
-            let schema = selected.schema(&(def.schema)());
-            emitter
-                .schema(&schema, def.key_properties, def.replication_key)
-                .await
-                .map_err(Error::Write)?;
+        for family in self.families()? {
+            let lead = family[0].def;
+            for member in &family {
+                let def = member.def;
+                let emitter = Emitter::new(self.tx.clone(), def.name, member.deselected.clone());
+                let schema = crate::singer::StreamSelection {
+                    name: def.name,
+                    deselected: member.deselected.clone(),
+                }
+                .schema(&(def.schema)());
+                emitter
+                    .schema(&schema, def.key_properties, def.replication_key)
+                    .await
+                    .map_err(Error::Write)?;
+            }
             // Streams that are not per repository run in shard 0 only.
             let shard = Shard::of(&self.settings);
-            let partitions: Vec<Partition> = match def.scope {
+            let partitions: Vec<Partition> = match lead.scope {
                 Scope::Workspace | Scope::Global if !shard.owns_unsharded() => Vec::new(),
                 Scope::Workspace => workspaces.iter().cloned().map(Partition::Workspace).collect(),
                 Scope::Global => vec![Partition::Global],
@@ -233,55 +266,92 @@ impl Plan {
                         .collect()
                 }
             };
-            self.run_stream(def, &emitter, &selected.deselected, partitions, &rules)
-                .await?;
+            self.run_family(&family, partitions, &rules).await?;
         }
         Ok(())
     }
 
-    /// Runs one stream over its partitions, up to `max_concurrency` at once. A partition the
-    /// credential may not read is skipped with a warning; anything else stops the run.
-    async fn run_stream(
+    /// The selected streams grouped by family, in registry order (a family where its first
+    /// selected member is), each family led by the reader of its lead stream.
+    fn families(&self) -> Result<Vec<Vec<Member>>, Error> {
+        let mut families: Vec<Vec<Member>> = Vec::new();
+        for selected in &self.selection.streams {
+            let Some(def) = streams::find(selected.name) else {
+                return Err(Error::Internal(format!(
+                    "stream `{}` is not in the registry",
+                    selected.name
+                )));
+            };
+            // FULL_TABLE streams may carry a table version, activated once every partition
+            // was read whole: activating after a skipped partition would drop its rows.
+            let version = (self.settings.activate_version && def.replication_key.is_none())
+                .then(|| self.now.timestamp_millis().max(0) as u64);
+            let member = Member {
+                def,
+                deselected: selected.deselected.clone(),
+                version,
+            };
+            match families.iter_mut().find(|f| f[0].def.family() == def.family()) {
+                Some(family) => family.push(member),
+                None => families.push(vec![member]),
+            }
+        }
+        Ok(families)
+    }
+
+    /// What one stream of a family starts from in one partition: its window and stored state
+    /// entry.
+    fn stream_start(&self, member: &Member, context: &Context, rules: &WindowRules) -> StreamStart {
+        let def = member.def;
+        let stored = if context.as_map().is_empty() {
+            self.initial.stream_entry(def.name)
+        } else {
+            self.initial.partition_entry(def.name, context)
+        }
+        .cloned()
+        .unwrap_or_default();
+        let bookmark = def.replication_key.and_then(|_| {
+            stored
+                .get("replication_key_value")
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::config::parse_date_or_datetime)
+        });
+        StreamStart {
+            name: def.name,
+            window: rules.window(bookmark, self.now),
+            stored,
+            deselected: member.deselected.clone(),
+            version: member.version,
+        }
+    }
+
+    /// Runs one family over its partitions, up to `max_concurrency` at once, every selected
+    /// stream of the family read in one pass per partition by the lead's reader. A partition
+    /// the credential may not read is skipped with a warning; anything else stops the run.
+    async fn run_family(
         &self,
-        def: &'static StreamDef,
-        emitter: &Emitter,
-        deselected: &BTreeSet<String>,
+        family: &[Member],
         partitions: Vec<Partition>,
         rules: &WindowRules,
     ) -> Result<(), Error> {
+        let lead = family[0].def;
+        let read = streams::find(lead.family()).map_or(lead.read, |def| def.read);
         let started = Instant::now();
-        let progress = self.progress.start(def.name, partitions.len());
+        let progress: Vec<Arc<metrics::StreamProgress>> = family
+            .iter()
+            .map(|m| self.progress.start(m.def.name, partitions.len()))
+            .collect();
         let limit = Arc::new(Semaphore::new(self.settings.max_concurrency));
         let mut tasks: JoinSet<(Partition, Result<(), StreamError>)> = JoinSet::new();
         // Set by the first partition whose endpoint answered 410, before it frees its permit:
-        // the stream's other partitions are not requested.
+        // the family's other partitions are not requested.
         let gone = Arc::new(AtomicBool::new(false));
-        // Whether that removal was warned about (once per stream).
+        // Whether that removal was warned about (once per family).
         let mut removal_warned = false;
-        // FULL_TABLE streams may carry a table version, activated once every partition was
-        // read whole: activating after a skipped partition would drop that partition's rows.
-        let version = (self.settings.activate_version && def.replication_key.is_none())
-            .then(|| self.now.timestamp_millis().max(0) as u64);
         let mut skipped = 0usize;
         for partition in partitions {
             let context = partition.context();
-            let bookmark = def.replication_key.and_then(|_| {
-                let stored = if context.as_map().is_empty() {
-                    self.initial.stream_bookmark(def.name)
-                } else {
-                    self.initial.bookmark(def.name, &context)
-                };
-                stored.and_then(crate::config::parse_date_or_datetime)
-            });
             let settled = partition.clone();
-            let run = PartitionRun {
-                client: self.client.clone(),
-                settings: self.settings.clone(),
-                window: rules.window(bookmark, self.now),
-                partition,
-                context,
-                emitter: emitter.clone(),
-            };
             let permit = limit
                 .clone()
                 .acquire_owned()
@@ -290,17 +360,32 @@ impl Plan {
             if gone.load(Ordering::SeqCst) {
                 break;
             }
-            let label = run.context.label();
-            tracing::debug!(stream = def.name, partition = %label, window = ?run.window.lower, "Reading partition.");
             // Each partition's requests and records are counted on their own (metrics).
-            let tally = metrics::Tally::partition(&progress, run.context.as_map().clone());
-            let (tx, deselected) = (self.tx.clone(), deselected.clone());
+            let tally = metrics::Tally::partition(&progress, context.as_map().clone());
+            let tx = self.tx.clone();
             let task_gone = gone.clone();
+            let starts: Vec<StreamStart> = family
+                .iter()
+                .map(|m| self.stream_start(m, &context, rules))
+                .collect();
+            let base = (self.client.clone(), self.settings.clone(), partition, context);
+            tracing::debug!(stream = lead.name, partition = %base.3.label(), "Reading partition.");
             tasks.spawn(async move {
                 let result = metrics::metered(&tally, &tx, |partition_tx| {
-                    let mut run = run;
-                    run.emitter = Emitter::new(partition_tx, def.name, deselected).with_version(version);
-                    (def.read)(run)
+                    // Each stream writes through the partition's own (counted) channel.
+                    let mut members = starts.into_iter().map(|start| start.run(&partition_tx));
+                    let (client, settings, partition, context) = base;
+                    match members.next() {
+                        Some(first) => read(PartitionRun {
+                            client,
+                            settings,
+                            partition,
+                            context,
+                            first,
+                            rest: members.collect(),
+                        }),
+                        None => Box::pin(async { Ok(()) }),
+                    }
                 })
                 .await;
                 if matches!(&result, Err(StreamError::Api(e)) if e.status() == Some(410)) {
@@ -310,29 +395,35 @@ impl Plan {
                 (settled, result)
             });
             while let Some(done) = tasks.try_join_next() {
-                skipped += usize::from(!self.settle(def, done, &mut removal_warned)?);
+                skipped += usize::from(!self.settle(lead, done, &mut removal_warned)?);
             }
         }
         while let Some(done) = tasks.join_next().await {
-            skipped += usize::from(!self.settle(def, done, &mut removal_warned)?);
+            skipped += usize::from(!self.settle(lead, done, &mut removal_warned)?);
         }
-        if let Some(version) = version {
+        for member in family {
+            let Some(version) = member.version else { continue };
             if skipped == 0 && !gone.load(Ordering::SeqCst) {
-                emitter.activate_version(version).await.map_err(Error::Write)?;
+                Emitter::new(self.tx.clone(), member.def.name, BTreeSet::new())
+                    .activate_version(version)
+                    .await
+                    .map_err(Error::Write)?;
             } else {
                 tracing::warn!(
-                    stream = def.name,
+                    stream = member.def.name,
                     "Not sending ACTIVATE_VERSION for `{}`: {skipped} partition(s) were skipped, and activating would drop their rows.",
-                    def.name
+                    member.def.name
                 );
             }
         }
-        self.progress.end(&progress);
-        tracing::info!(
-            stream = def.name,
-            seconds = started.elapsed().as_secs_f64(),
-            "Stream finished."
-        );
+        for (member, progress) in family.iter().zip(&progress) {
+            self.progress.end(progress);
+            tracing::info!(
+                stream = member.def.name,
+                seconds = started.elapsed().as_secs_f64(),
+                "Stream finished."
+            );
+        }
         Ok(())
     }
 
@@ -361,7 +452,8 @@ impl Plan {
             .as_ref()
             .map_or("credential", |c| c.kind());
         let label = partition.context().label();
-        match refusal::judge(def.name, &partition, &error, credential) {
+        // Refusals are judged by the family's endpoint, which its lead stream names.
+        match refusal::judge(def.family(), &partition, &error, credential) {
             Verdict::Fatal => return Err(Error::Api(error)),
             Verdict::SkipQuietly(note) => tracing::debug!(stream = def.name, partition = %label, "{note}"),
             Verdict::Skip(warning) => tracing::warn!(stream = def.name, partition = %label, "{warning}"),

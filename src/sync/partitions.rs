@@ -155,7 +155,10 @@ pub async fn list_repositories(
                     .join(", ")
             )));
         }
-        tracing::warn!("The repository pattern `{}` matches no repository.", unmatched.pattern);
+        tracing::warn!(
+            "The repository pattern `{}` matches no repository.",
+            unmatched.pattern
+        );
     }
     // Sharding applies after the checks above: a literal name in another shard exists.
     let shard = super::Shard::of(settings);

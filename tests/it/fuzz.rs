@@ -26,11 +26,12 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 use tap_bitbucket::bitbucket::{decode, ApiError, Page};
 use tap_bitbucket::config::Settings;
+use tap_bitbucket::filter::RepositoryFilter;
 use tap_bitbucket::singer::{discover, Context, Selection, State};
 use tap_bitbucket::streams::{
     self, PullRequestRecord, RepositoryRecord, Timestamp, WorkspaceMemberRecord, WorkspaceRecord,
 };
-use tap_bitbucket::sync::{RepositoryFilter, WindowRules};
+use tap_bitbucket::window::WindowRules;
 
 use crate::harness::{simulator, tap, Run, Scratch};
 
@@ -550,7 +551,7 @@ fn use_settings(settings: &Settings) -> Result<(), TestCaseError> {
         for seen in [window.lower, window.end, Some(now)].into_iter().flatten() {
             let _ = window.bookmark_value(seen);
         }
-        let _ = window.lower.map(tap_bitbucket::sync::bbql_datetime);
+        let _ = window.lower.map(tap_bitbucket::window::bbql_datetime);
     }
     if let Ok(filter) = RepositoryFilter::new(settings) {
         for (ws, slug) in [("acme", "api"), ("acme", "api-v2"), ("", ""), ("ws", "a/b")] {
