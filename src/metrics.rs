@@ -384,7 +384,7 @@ mod tests {
     async fn metered_output_keeps_its_order_and_is_counted() {
         let progress = Progress::new();
         let stream = progress.start("things", 1);
-        let tally = Tally::partition(&[stream.clone()], Map::new());
+        let tally = Tally::partition(std::slice::from_ref(&stream), Map::new());
         let (tx, mut rx) = mpsc::channel(1);
         let collect = tokio::spawn(async move {
             let mut seen = Vec::new();
