@@ -399,7 +399,7 @@ fn error_message(body: &[u8], status: reqwest::StatusCode) -> String {
 /// A reqwest error without its URL, with its causes, on one line.
 pub(super) fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
-        return "timed out".into();
+        return super::error::TIMED_OUT.into();
     }
     let mut text = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(error);

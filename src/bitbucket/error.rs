@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// How a timed-out request's reason reads.
+pub(super) const TIMED_OUT: &str = "timed out";
+
 /// A failed request to Bitbucket.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -99,6 +102,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the request timed out (`request_timeout_secs`), retries included.
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            ApiError::Transport { reason, .. } => reason == TIMED_OUT,
+            ApiError::Exhausted { last, .. } => last.is_timeout(),
+            _ => false,
+        }
+    }
+
     /// The HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -109,10 +121,12 @@ impl ApiError {
     }
 
     /// Whether trying the same request again may succeed: 429, 5xx, network failures and
-    /// malformed bodies (of the API or of the OAuth token endpoint).
+    /// malformed bodies (of the API or of the OAuth token endpoint). Not 555: Bitbucket's
+    /// answer when computing the response took too long (a huge diffstat, a deep `src`
+    /// listing), which the same request meets again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::Status { status, .. } => *status == 429 || *status >= 500,
+            ApiError::Status { status, .. } => *status == 429 || (*status >= 500 && *status != 555),
             ApiError::Transport { .. } | ApiError::Malformed { .. } => true,
             ApiError::Token { retryable, .. } => *retryable,
             _ => false,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use super::{Context, State};
@@ -39,6 +39,9 @@ pub enum Output {
         key: &'static str,
         /// The bookmark value.
         value: String,
+        /// Fields kept beside the bookmark in the partition's state entry, replacing what it
+        /// held (such as `open`, the objects to re-read next run); usually none.
+        extra: Map<String, Value>,
     },
 }
 
@@ -213,11 +216,24 @@ impl Emitter {
         key: &'static str,
         value: String,
     ) -> Result<(), WriteError> {
+        self.bookmark_with(context, key, value, Map::new()).await
+    }
+
+    /// Sends a partition's bookmark with fields kept beside it in the state entry (each
+    /// replacing the field of that name).
+    pub async fn bookmark_with(
+        &self,
+        context: &Context,
+        key: &'static str,
+        value: String,
+        extra: Map<String, Value>,
+    ) -> Result<(), WriteError> {
         self.send(Output::Bookmark {
             stream: self.stream,
             context: context.clone(),
             key,
             value,
+            extra,
         })
         .await
     }
@@ -274,8 +290,9 @@ impl<W: Write> Writer<W> {
                 context,
                 key,
                 value,
+                extra,
             } => {
-                self.state.set_bookmark(stream, &context, key, &value);
+                self.state.set_bookmark(stream, &context, key, &value, extra);
                 self.write_state()?;
             }
         }

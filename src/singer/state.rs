@@ -140,8 +140,16 @@ impl State {
         self.stream_entry(stream)?.get("replication_key_value")?.as_str()
     }
 
-    /// Sets the bookmark of one partition (an empty context sets the unpartitioned one).
-    pub fn set_bookmark(&mut self, stream: &str, context: &Context, key: &str, value: &str) {
+    /// Sets the bookmark of one partition (an empty context sets the unpartitioned one), and
+    /// the `extra` fields beside it.
+    pub fn set_bookmark(
+        &mut self,
+        stream: &str,
+        context: &Context,
+        key: &str,
+        value: &str,
+        extra: Map<String, Value>,
+    ) {
         let bookmarks = self
             .doc
             .entry("bookmarks")
@@ -158,6 +166,7 @@ impl State {
         if context.as_map().is_empty() {
             entry.insert("replication_key".into(), json!(key));
             entry.insert("replication_key_value".into(), json!(value));
+            entry.extend(extra);
             return;
         }
         let partitions = entry
@@ -173,12 +182,16 @@ impl State {
             Some(Value::Object(p)) => {
                 p.insert("replication_key".into(), json!(key));
                 p.insert("replication_key_value".into(), json!(value));
+                p.extend(extra);
             }
-            _ => partitions.push(json!({
-                "context": context.as_map(),
-                "replication_key": key,
-                "replication_key_value": value,
-            })),
+            _ => {
+                let mut p = Map::new();
+                p.insert("context".into(), Value::Object(context.as_map().clone()));
+                p.insert("replication_key".into(), json!(key));
+                p.insert("replication_key_value".into(), json!(value));
+                p.extend(extra);
+                partitions.push(Value::Object(p));
+            }
         }
     }
 
@@ -229,6 +242,12 @@ fn check_bookmark(at: &str, entry: &Map<String, Value>) -> Result<(), String> {
             return Err(format!("`{at}.replication_key` is not a string"));
         }
     }
+    // Ids of objects a stream re-reads next run (pipelines still running).
+    match entry.get("open") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(ids)) if ids.iter().all(Value::is_string) => {}
+        Some(_) => return Err(format!("`{at}.open` is not a list of strings")),
+    }
     match entry.get("replication_key_value") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) if DateTime::parse_from_rfc3339(s).is_ok() => Ok(()),
@@ -254,8 +273,21 @@ mod tests {
             Some("2026-01-01T00:00:00+00:00")
         );
         let api = Context::new().with("workspace", "acme").with("repository", "api");
-        state.set_bookmark("pullrequests", &api, "updated_on", "2026-02-01T00:00:00+00:00");
-        state.set_bookmark("pullrequests", &api, "updated_on", "2026-03-01T00:00:00+00:00");
+        state.set_bookmark(
+            "pullrequests",
+            &api,
+            "updated_on",
+            "2026-02-01T00:00:00+00:00",
+            Map::new(),
+        );
+        let open = Map::from_iter([("open".to_string(), json!(["{p1}"]))]);
+        state.set_bookmark(
+            "pullrequests",
+            &api,
+            "updated_on",
+            "2026-03-01T00:00:00+00:00",
+            open,
+        );
         let value = state.to_value();
         assert_eq!(value["other"], 1);
         assert_eq!(
@@ -268,6 +300,10 @@ mod tests {
         assert_eq!(
             state.bookmark("pullrequests", &api),
             Some("2026-03-01T00:00:00+00:00")
+        );
+        assert_eq!(
+            state.partition_entry("pullrequests", &api).unwrap()["open"],
+            json!(["{p1}"])
         );
         assert_eq!(
             state.bookmark("repositories", &acme),
@@ -292,6 +328,10 @@ mod tests {
             (
                 r#"{"bookmarks": {"pullrequests": {"partitions": [{"context": {}, "replication_key_value": "yesterday"}]}}}"#,
                 "RFC 3339",
+            ),
+            (
+                r#"{"bookmarks": {"pullrequests": {"partitions": [{"context": {}, "open": [1]}]}}}"#,
+                "`bookmarks.pullrequests.partitions[0].open` is not a list of strings",
             ),
         ] {
             let err = State::parse("s.json", text, STREAMS).unwrap_err().to_string();

@@ -6,6 +6,8 @@
 //! SHA-256 of `repository_uuid|pullrequest_id|kind|X|actor_uuid`, where X is the comment id
 //! for comments and the event time (UTC, microseconds) otherwise.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,12 +15,14 @@ use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
 use sha2::{Digest, Sha256};
 
-use super::newest_first::{self, DatedRecord};
+use super::newest_first::{emit_mask, judge_page, DatedRecord, Order, PageVerdict};
+use super::paged::follow_next;
 use super::pullrequests::PullRequestEndpoint;
 use super::{
-    Account, Links, PartitionRun, RenderedText, RepositoryKeys, Scope, StreamDef, StreamError, Text,
-    Timestamp,
+    Account, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, Scope, StreamDef,
+    StreamError, Text, Timestamp,
 };
+use crate::bitbucket::Page;
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
 use crate::window::format_bookmark;
@@ -71,16 +75,39 @@ pub struct CommentRef<'a> {
     pub links: Option<Links<'a>>,
 }
 
-/// A pull request comment.
+/// A comment's id: optional in the activity feed (an item is kept whatever it lacks),
+/// required in `pullrequest_comments`, whose key it is.
+pub trait CommentId {
+    /// Whether there is no id (then it is left out of the record).
+    fn is_absent(&self) -> bool;
+}
+
+impl CommentId for Option<i64> {
+    fn is_absent(&self) -> bool {
+        self.is_none()
+    }
+}
+
+impl CommentId for i64 {
+    fn is_absent(&self) -> bool {
+        false
+    }
+}
+
+/// A pull request comment as the activity feed sends it.
+pub type ActivityComment<'a> = Comment<'a, Option<i64>>;
+
+/// A pull request comment, with an id of type `Id` (see [`CommentId`]).
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(bound(deserialize = "'de: 'a"))]
-pub struct ActivityComment<'a> {
+#[serde(bound(deserialize = "'de: 'a, Id: Deserialize<'de>"))]
+pub struct Comment<'a, Id: CommentId> {
     /// `pullrequest_comment`.
     #[serde(rename = "type")]
     pub kind: Option<Text<'a>>,
     /// The comment id.
-    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "CommentId::is_absent")]
+    pub id: Id,
     /// When it was written.
     pub created_on: Option<Timestamp<'a>>,
     /// When it was last edited.
@@ -103,6 +130,56 @@ pub struct ActivityComment<'a> {
     pub resolution: Option<Map<String, Value>>,
     /// Links.
     pub links: Option<Links<'a>>,
+}
+
+impl<'a> ActivityComment<'a> {
+    /// The comment with its id required, when it has one.
+    pub fn keyed(self) -> Option<Comment<'a, i64>> {
+        Some(Comment {
+            kind: self.kind,
+            id: self.id?,
+            created_on: self.created_on,
+            updated_on: self.updated_on,
+            content: self.content,
+            user: self.user,
+            deleted: self.deleted,
+            pending: self.pending,
+            inline: self.inline,
+            parent: self.parent,
+            pullrequest: self.pullrequest,
+            resolution: self.resolution,
+            links: self.links,
+        })
+    }
+}
+
+/// A pull request comment (`pullrequest_comments`): a `comment` item of the activity feed,
+/// with the keys of its repository and pull request. Built from the feed, never decoded on
+/// its own.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PullRequestCommentRecord<'a> {
+    /// The workspace of the repository it was read from.
+    pub workspace_slug: String,
+    /// The repository it was read from.
+    pub repository_slug: String,
+    /// That repository's UUID (key).
+    pub repository_uuid: String,
+    /// The pull request id (key).
+    pub pullrequest_id: i64,
+    /// The comment, as the feed sends it (`id` is the key, `updated_on` the replication key).
+    #[serde(flatten)]
+    pub comment: Comment<'a, i64>,
+}
+
+impl PullRequestCommentRecord<'_> {
+    /// The replication key's value: when the comment was last edited (else written).
+    fn updated(&self) -> Option<DateTime<Utc>> {
+        self.comment
+            .updated_on
+            .or(self.comment.created_on)
+            .as_ref()
+            .and_then(Timestamp::parse)
+    }
 }
 
 /// An approval or a change request.
@@ -228,7 +305,6 @@ impl DatedRecord for ActivityRecord<'_> {
 }
 
 super::repository_keys!(ActivityRecord);
-super::borrowing!(Activities => ActivityRecord);
 
 /// The synthetic id of an activity item.
 pub fn activity_id(
@@ -245,7 +321,7 @@ pub fn activity_id(
 }
 
 /// `pullrequest_activity`: incremental on `event_time`, newest first, one partition per
-/// repository.
+/// repository; leads the family read with `pullrequest_comments`.
 pub const PULLREQUEST_ACTIVITY: StreamDef = StreamDef {
     name: "pullrequest_activity",
     key_properties: &["id"],
@@ -257,8 +333,27 @@ pub const PULLREQUEST_ACTIVITY: StreamDef = StreamDef {
     family: None,
 };
 
+/// `pullrequest_comments`: the `comment` items of the activity feed, incremental on
+/// `updated_on` as `pullrequest_activity` is on `event_time`; no request of its own.
+pub const PULLREQUEST_COMMENTS: StreamDef = StreamDef {
+    name: "pullrequest_comments",
+    key_properties: &["repository_uuid", "pullrequest_id", "id"],
+    replication_key: Some("updated_on"),
+    selected_by_default: true,
+    scope: Scope::Repository,
+    schema: record_schema::<PullRequestCommentRecord>,
+    read: |run| Box::pin(read(run)),
+    family: Some("pullrequest_activity"),
+};
+
+/// Reads the repository's activity feed once, newest first, for `pullrequest_activity` and
+/// `pullrequest_comments`, each within its own window; the read goes down to the lower of
+/// their floors.
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let repo = run.repository()?.clone();
+    let activity = run.selected("pullrequest_activity");
+    let comments = run.selected("pullrequest_comments");
+    let stop_below = run.streams().map(|s| s.window.lower).min().flatten();
     let mut url = run.client.url(&[
         "repositories",
         &repo.workspace,
@@ -268,23 +363,117 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     ]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));
-    newest_first::read::<Activities, _>(&run, url, "event_time", chrono::Duration::zero(), |a| {
-        let Some((kind, at, x, actor)) = a.identity() else {
-            tracing::debug!(repository = %repo.slug, "Skipping an activity item of an unknown kind.");
-            return false;
+    let (mut newest_activity, mut newest_comment) = (None, None);
+    let mut followed = HashSet::new();
+    loop {
+        let step = run
+            .client
+            .get_with(&url, |text| {
+                let page: Page<ActivityRecord<'_>> = run.client.page(&url, text)?;
+                let mut items = page.values;
+                // Items the tap cannot key are dropped for both streams.
+                items.retain_mut(|a| prepare(a, &repo));
+                let times: Vec<_> = items.iter().map(DatedRecord::event_time).collect();
+                let last = match judge_page(&times, stop_below, Order::Time) {
+                    PageVerdict::Stop => return Ok(None),
+                    PageVerdict::Emit { last } => last,
+                };
+                let comment_page = match comments {
+                    Some(out) => {
+                        let mut records = comment_records(&items, &repo);
+                        let times: Vec<_> = records.iter().map(PullRequestCommentRecord::updated).collect();
+                        let mut keep = emit_mask(&times, &out.window, Order::Time).into_iter();
+                        records.retain(|r| {
+                            let kept = keep.next().unwrap_or(false);
+                            if kept {
+                                newest_comment = newest_comment.max(r.updated());
+                            }
+                            kept
+                        });
+                        Some(out.emitter.render(&records))
+                    }
+                    None => None,
+                };
+                let activity_page = match activity {
+                    Some(out) => {
+                        let mut keep = emit_mask(&times, &out.window, Order::Time).into_iter();
+                        items.retain(|a| {
+                            let kept = keep.next().unwrap_or(false);
+                            if kept {
+                                newest_activity = newest_activity.max(a.event_time());
+                            }
+                            kept
+                        });
+                        Some(out.emitter.render(&items))
+                    }
+                    None => None,
+                };
+                let next = page.next.filter(|_| !last);
+                Ok(Some((activity_page, comment_page, next)))
+            })
+            .await?;
+        let Some((activity_page, comment_page, next)) = step else {
+            break;
         };
-        let Some(pr) = a.pull_request.as_ref().and_then(|p| p.id) else {
-            tracing::debug!(repository = %repo.slug, "Skipping an activity item without a pull request id.");
-            return false;
-        };
-        a.set_repository_keys(&repo);
-        a.pullrequest_id = pr;
-        a.kind = kind.to_string();
-        a.event_time = at;
-        a.id = activity_id(&repo.uuid, pr, kind, &x, &actor);
-        true
-    })
-    .await
+        for (out, page) in [(activity, activity_page), (comments, comment_page)] {
+            if let (Some(out), Some(page)) = (out, page) {
+                out.emitter.send_page(page?).await?;
+            }
+        }
+        let Some(next) = next else { break };
+        url = follow_next(&run, &url, &next, &mut followed)?;
+    }
+    // Newest first: only a complete read proves nothing older is missing.
+    for (out, newest, key) in [
+        (activity, newest_activity, "event_time"),
+        (comments, newest_comment, "updated_on"),
+    ] {
+        let Some(out) = out else { continue };
+        if let Some(value) = newest.and_then(|n| out.window.bookmark_value(n)) {
+            out.bookmark(&run.context, key, value).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives an activity item its keys and synthetic id; `false` for an item the tap cannot key
+/// (an unknown kind, no pull request id).
+fn prepare(a: &mut ActivityRecord<'_>, repo: &RepositoryInfo) -> bool {
+    let Some((kind, at, x, actor)) = a.identity() else {
+        tracing::debug!(repository = %repo.slug, "Skipping an activity item of an unknown kind.");
+        return false;
+    };
+    let Some(pr) = a.pull_request.as_ref().and_then(|p| p.id) else {
+        tracing::debug!(repository = %repo.slug, "Skipping an activity item without a pull request id.");
+        return false;
+    };
+    a.set_repository_keys(repo);
+    a.pullrequest_id = pr;
+    a.kind = kind.to_string();
+    a.event_time = at;
+    a.id = activity_id(&repo.uuid, pr, kind, &x, &actor);
+    true
+}
+
+/// The `pullrequest_comments` records of a page's comment items (those with an id), in
+/// listing order.
+fn comment_records<'a>(
+    items: &[ActivityRecord<'a>],
+    repo: &RepositoryInfo,
+) -> Vec<PullRequestCommentRecord<'a>> {
+    items
+        .iter()
+        .filter_map(|a| {
+            let comment = a.comment.clone()?.keyed()?;
+            Some(PullRequestCommentRecord {
+                workspace_slug: repo.workspace.clone(),
+                repository_slug: repo.slug.clone(),
+                repository_uuid: repo.uuid.clone(),
+                pullrequest_id: a.pullrequest_id,
+                comment,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::newest_first::{self, DatedRecord};
+use super::newest_first::{self, DatedRecord, Order};
 use super::pullrequests::Participant;
 use super::{
     Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope, StreamDef,
@@ -30,26 +30,18 @@ pub struct CommitIdentity<'a> {
     pub user: Option<Account<'a>>,
 }
 
-/// A commit (`GET /repositories/{workspace}/{repo}/commits`).
+/// A commit as the API sends it (`GET /repositories/{workspace}/{repo}/commits`, a branch's
+/// or tag's `target`, a pull request's commits).
 #[skip_serializing_none]
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(bound(deserialize = "'de: 'a"))]
-pub struct CommitRecord<'a> {
-    /// The workspace of the repository it was read from.
-    #[serde(skip_deserializing)]
-    pub workspace_slug: String,
-    /// The repository it was read from.
-    #[serde(skip_deserializing)]
-    pub repository_slug: String,
-    /// That repository's UUID (key).
-    #[serde(skip_deserializing)]
-    pub repository_uuid: String,
+pub struct Commit<'a> {
     /// `commit`.
     #[serde(rename = "type")]
     pub kind: Option<Text<'a>>,
     /// The full hash (key).
     pub hash: Text<'a>,
-    /// The author date (replication key).
+    /// The author date (replication key of `commits`).
     pub date: Option<Timestamp<'a>>,
     /// The author.
     pub author: Option<CommitIdentity<'a>>,
@@ -69,9 +61,40 @@ pub struct CommitRecord<'a> {
     pub links: Option<Links<'a>>,
 }
 
+/// A commit of a repository (`GET /repositories/{workspace}/{repo}/commits`): the API
+/// object with the keys of the repository it was read from.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(from = "Commit<'a>")]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommitRecord<'a> {
+    /// The workspace of the repository it was read from.
+    #[serde(skip_deserializing)]
+    pub workspace_slug: String,
+    /// The repository it was read from.
+    #[serde(skip_deserializing)]
+    pub repository_slug: String,
+    /// That repository's UUID (key).
+    #[serde(skip_deserializing)]
+    pub repository_uuid: String,
+    /// The commit, as the API sends it (`hash` is the key, `date` the replication key).
+    #[serde(flatten)]
+    pub commit: Commit<'a>,
+}
+
+impl<'a> From<Commit<'a>> for CommitRecord<'a> {
+    fn from(commit: Commit<'a>) -> Self {
+        CommitRecord {
+            workspace_slug: String::new(),
+            repository_slug: String::new(),
+            repository_uuid: String::new(),
+            commit,
+        }
+    }
+}
+
 impl DatedRecord for CommitRecord<'_> {
     fn event_time(&self) -> Option<DateTime<Utc>> {
-        self.date.as_ref().and_then(Timestamp::parse)
+        self.commit.date.as_ref().and_then(Timestamp::parse)
     }
 }
 
@@ -99,7 +122,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let lookback = Duration::days(i64::from(run.settings.commits_lookback_days));
-    newest_first::read::<Commits, _>(&run, url, "date", lookback, |c| {
+    newest_first::read::<Commits, _>(&run, run.out(), url, "date", Order::Graph, lookback, |c| {
         c.set_repository_keys(&repo);
         true
     })

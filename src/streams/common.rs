@@ -113,6 +113,13 @@ impl Timestamp<'_> {
     }
 }
 
+impl std::fmt::Display for Timestamp<'_> {
+    /// The timestamp exactly as the API wrote it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl JsonSchema for Timestamp<'_> {
     fn schema_name() -> Cow<'static, str> {
         "Timestamp".into()
@@ -152,6 +159,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Links<'a> {
                 .map_err(D::Error::custom);
         }
         Ok(Links(Cow::Borrowed(raw)))
+    }
+}
+
+impl Links<'_> {
+    /// The links object as JSON text, for the rare record that reads a link.
+    pub fn json(&self) -> &str {
+        self.0.get()
     }
 }
 

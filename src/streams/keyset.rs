@@ -14,9 +14,8 @@ use serde::Serialize;
 use url::Url;
 
 use super::paged::follow_next;
-use super::{Borrowing, PartitionRun, StreamError, Timestamp};
+use super::{Borrowing, PartitionRun, StreamError, StreamRun, Timestamp};
 use crate::bitbucket::Page;
-use crate::singer::RenderedPage;
 use crate::window::bbql_datetime;
 
 /// A record the keyset reader can page through.
@@ -28,10 +27,12 @@ pub trait KeysetRecord: Serialize {
 }
 
 /// Reads a partition in ascending `field` order from `base` (the endpoint with its fixed
-/// query parameters), calling `prepare` on each record before it is emitted; a record for
-/// which it returns `false` is not emitted (but still moves the cursor).
+/// query parameters) into `out`, calling `prepare` on each record before it is emitted; a
+/// record for which it returns `false` is not emitted (but still moves the cursor). A STATE
+/// follows every page.
 pub async fn read<T, F>(
     run: &PartitionRun,
+    out: &StreamRun,
     base: Url,
     field: &'static str,
     mut prepare: F,
@@ -41,105 +42,152 @@ where
     for<'b> T::Of<'b>: KeysetRecord,
     F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
-    let window = &run.out().window;
-    let mut cursor: Option<DateTime<Utc>> = window.lower;
-    let mut emitted = Emitted::default();
-    let mut follow: Option<Url> = None;
-    let mut followed: HashSet<String> = HashSet::new();
+    let window = &out.window;
+    let mut keyset = Keyset::new(base, field, window.lower, window.end);
     loop {
-        let url = match follow.take() {
+        let page = keyset
+            .next_page::<T, _>(run, |mut records| {
+                records.retain_mut(&mut prepare);
+                out.emitter.render(&records)
+            })
+            .await?;
+        let Some(rendered) = page else { return Ok(()) };
+        out.emitter.send_page(rendered?).await?;
+        if let Some(value) = keyset.cursor().and_then(|c| window.bookmark_value(c)) {
+            out.bookmark(&run.context, field, value).await?;
+        }
+    }
+}
+
+/// A keyset read in progress: where the next page starts, and what was already handed out
+/// at the cursor's timestamp. Readers of several streams sharing one listing (pull requests
+/// and their children) drive it page by page.
+#[derive(Debug)]
+pub struct Keyset {
+    base: Url,
+    field: &'static str,
+    lower: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    cursor: Option<DateTime<Utc>>,
+    emitted: Emitted,
+    follow: Option<Url>,
+    followed: HashSet<String>,
+    done: bool,
+}
+
+impl Keyset {
+    /// A read of `base` in ascending `field` order from `lower` (inclusive) to `end`
+    /// (exclusive).
+    pub fn new(
+        base: Url,
+        field: &'static str,
+        lower: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> Self {
+        Keyset {
+            base,
+            field,
+            lower,
+            end,
+            cursor: lower,
+            emitted: Emitted::default(),
+            follow: None,
+            followed: HashSet::new(),
+            done: false,
+        }
+    }
+
+    /// How far the read has come: every record below it (and those at it so far) was handed
+    /// out. Starts at the lower bound.
+    pub fn cursor(&self) -> Option<DateTime<Utc>> {
+        self.cursor
+    }
+
+    /// Fetches the next page and hands `take` its records that are new to this read (inside
+    /// the bounds, not handed out before), in ascending order; `take`'s result must not
+    /// borrow the page. `None` once the read is over.
+    pub async fn next_page<T, R>(
+        &mut self,
+        run: &PartitionRun,
+        mut take: impl for<'b> FnMut(Vec<T::Of<'b>>) -> R,
+    ) -> Result<Option<R>, StreamError>
+    where
+        T: Borrowing,
+        for<'b> T::Of<'b>: KeysetRecord,
+    {
+        if self.done {
+            return Ok(None);
+        }
+        let url = match self.follow.take() {
             Some(url) => url,
-            None => query_url(&base, field, cursor, window.end),
+            None => query_url(&self.base, self.field, self.cursor, self.end),
         };
-        let step = run
+        let (taken, next, reached_end) = run
             .client
             .get_with(&url, |text| {
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
-                Ok(select(run, page, &mut emitted, &mut prepare))
+                let (records, reached_end) = select(self.lower, self.end, page.values, &mut self.emitted);
+                Ok((take(records), page.next, reached_end))
             })
-            .await??;
-        run.out().emitter.send_page(step.rendered).await?;
-        let advanced = emitted.newest.is_some() && emitted.newest > cursor;
+            .await?;
+        let advanced = self.emitted.newest.is_some() && self.emitted.newest > self.cursor;
         if advanced {
-            cursor = emitted.newest;
+            self.cursor = self.emitted.newest;
         }
-        if let Some(value) = cursor.and_then(|c| window.bookmark_value(c)) {
-            run.out().emitter.bookmark(&run.context, field, value).await?;
+        match next {
+            Some(next) if !reached_end => {
+                if !advanced {
+                    // The whole page sat at the cursor's timestamp: only the page link moves on.
+                    self.follow = Some(follow_next(run, &url, &next, &mut self.followed)?);
+                }
+            }
+            _ => self.done = true,
         }
-        let Some(next) = step.next else { break };
-        if step.reached_end {
-            break;
-        }
-        if !advanced {
-            // The whole page sat at the cursor's timestamp: only the page link moves on.
-            follow = Some(follow_next(run, &url, &next, &mut followed)?);
-        }
+        Ok(Some(taken))
     }
-    Ok(())
 }
 
 /// The newest timestamp emitted and the identities emitted at it, so that re-reading
 /// `>= cursor` does not emit them twice.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Emitted {
     newest: Option<DateTime<Utc>>,
     at_newest: HashSet<String>,
 }
 
-/// What one page gave: its records to emit, rendered, and where to go next.
-struct Step {
-    rendered: RenderedPage,
-    next: Option<String>,
-    /// A record at or past the window's end was seen: the read is over.
-    reached_end: bool,
-}
-
-/// Picks the records of `page` to emit (inside the window, not emitted before, kept by
-/// `prepare`) and renders them.
-fn select<R, F>(
-    run: &PartitionRun,
-    page: Page<R>,
+/// The records of a page that are new to the read: inside `[lower, end)` and not handed out
+/// before; and whether a record at or past `end` was seen (the read is then over).
+fn select<R: KeysetRecord>(
+    lower: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    mut records: Vec<R>,
     emitted: &mut Emitted,
-    prepare: &mut F,
-) -> Result<Step, StreamError>
-where
-    R: KeysetRecord,
-    F: FnMut(&mut R) -> bool,
-{
-    let window = &run.out().window;
-    let mut records = page.values;
+) -> (Vec<R>, bool) {
     let mut reached_end = false;
-    records.retain_mut(|record| {
-        if let Some(at) = record.replication_value().and_then(Timestamp::parse) {
-            if window.end.is_some_and(|end| at >= end) {
-                reached_end = true;
-                return false;
-            }
-            if window.lower.is_some_and(|lower| at < lower) {
-                return false;
-            }
-            let id = record.identity();
-            match emitted.newest {
-                Some(n) if at < n => {}
-                Some(n) if at == n => {
-                    if !emitted.at_newest.insert(id) {
-                        return false;
-                    }
-                }
-                _ => {
-                    emitted.newest = Some(at);
-                    emitted.at_newest.clear();
-                    emitted.at_newest.insert(id);
-                }
+    records.retain(|record| {
+        let Some(at) = record.replication_value().and_then(Timestamp::parse) else {
+            return true;
+        };
+        if end.is_some_and(|end| at >= end) {
+            reached_end = true;
+            return false;
+        }
+        if lower.is_some_and(|lower| at < lower) {
+            return false;
+        }
+        let id = record.identity();
+        match emitted.newest {
+            Some(n) if at < n => true,
+            Some(n) if at == n => emitted.at_newest.insert(id),
+            _ => {
+                emitted.newest = Some(at);
+                emitted.at_newest.clear();
+                emitted.at_newest.insert(id);
+                true
             }
         }
-        prepare(record)
     });
-    Ok(Step {
-        rendered: run.out().emitter.render(&records)?,
-        next: page.next,
-        reached_end,
-    })
+    (records, reached_end)
 }
 
 /// The endpoint with `q` and `sort` for a read from `lower` (inclusive) to `end` (exclusive).

@@ -9,13 +9,17 @@
 mod activity;
 mod commits;
 mod common;
+mod deployments;
 mod issues;
 mod keyset;
 mod newest_first;
 mod paged;
 mod permissions;
+mod pipelines;
 mod public;
+mod pullrequest_children;
 mod pullrequests;
+mod refs;
 mod repositories;
 mod restrictions;
 mod social;
@@ -49,14 +53,25 @@ pub static REGISTRY: &[StreamDef] = &[
     workspaces::WORKSPACE_MEMBERS,
     repositories::REPOSITORIES,
     pullrequests::PULLREQUESTS,
+    pullrequest_children::PULLREQUEST_COMMITS,
+    pullrequest_children::PULLREQUEST_DIFFSTAT,
+    pullrequest_children::PULLREQUEST_STATUSES,
+    pullrequest_children::PULLREQUEST_TASKS,
     activity::PULLREQUEST_ACTIVITY,
+    activity::PULLREQUEST_COMMENTS,
     commits::COMMITS,
+    refs::BRANCHES,
+    refs::TAGS,
     source::DIRECTORY_CONTENTS,
     restrictions::BRANCH_RESTRICTIONS,
     social::FORKS,
     social::WATCHERS,
     permissions::REPOSITORY_PERMISSIONS,
     permissions::GROUP_PERMISSIONS,
+    deployments::ENVIRONMENTS,
+    pipelines::PIPELINES,
+    pipelines::PIPELINE_STEPS,
+    deployments::DEPLOYMENTS,
     issues::ISSUE_COMPONENTS,
     issues::ISSUE_VERSIONS,
     issues::ISSUE_MILESTONES,

@@ -1,12 +1,20 @@
-//! The reader for newest-first streams (`commits` in graph order, `pullrequest_activity`):
-//! collections with no server-side date filter that list the newest records first.
+//! Reading collections that list the newest records first and have no server-side date
+//! filter (`commits` in graph order, the pull-request activity feed, `pipelines`), and when
+//! such a read may stop (spec §4, "Newest-first streams").
 //!
-//! Every record of each page read is emitted; the read stops after the first page whose
-//! records are all older than `lower − lookback`, and that last page is not emitted. No
-//! record is dropped by its date alone before the stop: a commit authored earlier can be
-//! pushed later, so graph order is not date order. The bookmark (the newest value seen,
-//! capped by the window) is written when the partition completes, since a partial newest-
-//! first read proves nothing about older records.
+//! Two orders, two rules:
+//! - [`Order::Graph`] (`commits`): dates are not monotonic (a commit authored earlier can be
+//!   merged later and listed among newer ones), so every record of each page read is emitted,
+//!   and the read stops after the first page whose records are all older than
+//!   `lower − lookback`, that page not emitted.
+//! - [`Order::Time`] (activity, pipelines): the listing follows time, so a record below the
+//!   floor is not emitted unless a record inside the window follows it on the page (the
+//!   listing's order is then not the key's), and the read stops after the first page that
+//!   ends below the floor: every later page is older still, and reading one more page only
+//!   to find that would cost a request per partition on every run.
+//!
+//! The bookmark (the newest value emitted, capped by the window) is written when the
+//! partition completes, since a partial newest-first read proves nothing about older records.
 
 use std::collections::HashSet;
 
@@ -15,9 +23,9 @@ use serde::Serialize;
 use url::Url;
 
 use super::paged::follow_next;
-use super::{Borrowing, PartitionRun, StreamError};
+use super::{Borrowing, PartitionRun, StreamError, StreamRun};
 use crate::bitbucket::Page;
-use crate::singer::RenderedPage;
+use crate::window::Window;
 
 /// A record of a newest-first collection.
 pub trait DatedRecord: Serialize {
@@ -25,13 +33,74 @@ pub trait DatedRecord: Serialize {
     fn event_time(&self) -> Option<DateTime<Utc>>;
 }
 
-/// Reads the collection at `url` newest first, as described in the module doc. `prepare`
-/// fills the record's added keys and returns `false` for a record that must not be emitted
-/// (one the tap cannot key).
+/// How a newest-first listing relates to its replication key (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first by graph, not by date (`commits`).
+    Graph,
+    /// Newest first by the key itself (activity, pipelines).
+    Time,
+}
+
+/// What to do with a page of a newest-first listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageVerdict {
+    /// Emit what [`emit_mask`] keeps; `last` when no page after this one can hold a record
+    /// inside the window.
+    Emit {
+        /// Whether the read ends after this page.
+        last: bool,
+    },
+    /// The page is all older than the floor: the read ends before it, nothing emitted.
+    Stop,
+}
+
+/// Judges a page from the key values of its records, in listing order, against the floor
+/// below which the read may stop (`lower − lookback`; `None` reads everything).
+pub fn judge_page(
+    times: &[Option<DateTime<Utc>>],
+    stop_below: Option<DateTime<Utc>>,
+    order: Order,
+) -> PageVerdict {
+    let Some(stop) = stop_below else {
+        return PageVerdict::Emit { last: false };
+    };
+    let older = |t: &Option<DateTime<Utc>>| t.is_some_and(|at| at < stop);
+    if !times.is_empty() && times.iter().all(older) {
+        return PageVerdict::Stop;
+    }
+    let last = order == Order::Time && times.last().is_some_and(older);
+    PageVerdict::Emit { last }
+}
+
+/// Which records of a page to emit for a stream with this window, by their key values in
+/// listing order: never one at or past `end_date`; in [`Order::Time`], not one below the
+/// window's lower bound unless a record inside the window follows it. A record without a
+/// key value cannot be placed and is emitted.
+pub fn emit_mask(times: &[Option<DateTime<Utc>>], window: &Window, order: Order) -> Vec<bool> {
+    let mut keep = vec![false; times.len()];
+    let mut inside_follows = false;
+    for (i, time) in times.iter().enumerate().rev() {
+        let before_end = time.is_none_or(|at| window.end.is_none_or(|end| at < end));
+        let inside = match (order, time, window.lower) {
+            (Order::Graph, _, _) | (_, None, _) | (_, _, None) => true,
+            (Order::Time, Some(at), Some(lower)) => *at >= lower,
+        };
+        keep[i] = before_end && (inside || inside_follows);
+        inside_follows |= inside && time.is_some();
+    }
+    keep
+}
+
+/// Reads the collection at `url` newest first into `out` (one stream), as described in the
+/// module doc. `prepare` fills the record's added keys and returns `false` for a record that
+/// must not be emitted (one the tap cannot key).
 pub async fn read<T, F>(
     run: &PartitionRun,
+    out: &StreamRun,
     url: Url,
     field: &'static str,
+    order: Order,
     lookback: Duration,
     mut prepare: F,
 ) -> Result<(), StreamError>
@@ -40,8 +109,8 @@ where
     for<'b> T::Of<'b>: DatedRecord,
     F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
-    let window = &run.out().window;
-    let stop_before = window.lower.map(|lower| lower - lookback);
+    let window = &out.window;
+    let stop_below = window.lower.map(|lower| lower - lookback);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut url = url;
     let mut followed = HashSet::new();
@@ -50,59 +119,115 @@ where
             .client
             .get_with(&url, |text| {
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
-                Ok(select(run, page, stop_before, &mut newest, &mut prepare))
+                let times: Vec<_> = page.values.iter().map(DatedRecord::event_time).collect();
+                let last = match judge_page(&times, stop_below, order) {
+                    PageVerdict::Stop => return Ok(Ok(None)),
+                    PageVerdict::Emit { last } => last,
+                };
+                let mut keep = emit_mask(&times, window, order).into_iter();
+                let mut records = page.values;
+                records.retain_mut(|record| {
+                    let at = record.event_time();
+                    let kept = keep.next().unwrap_or(false) && prepare(record);
+                    if kept {
+                        newest = newest.max(at);
+                    }
+                    kept
+                });
+                let next = page.next.filter(|_| !last);
+                Ok(out
+                    .emitter
+                    .render(&records)
+                    .map(|rendered| Some((rendered, next))))
             })
             .await??;
         let Some((rendered, next)) = step else { break };
-        run.out().emitter.send_page(rendered).await?;
+        out.emitter.send_page(rendered).await?;
         let Some(next) = next else { break };
         url = follow_next(run, &url, &next, &mut followed)?;
     }
     if let Some(value) = newest.and_then(|n| window.bookmark_value(n)) {
-        run.out().emitter.bookmark(&run.context, field, value).await?;
+        out.bookmark(&run.context, field, value).await?;
     }
     Ok(())
 }
 
-/// The records of `page` to emit, rendered, and its `next` link; `None` once a page is all
-/// older than `stop_before` (the read ends there, that page not emitted).
-fn select<R, F>(
-    run: &PartitionRun,
-    page: Page<R>,
-    stop_before: Option<DateTime<Utc>>,
-    newest: &mut Option<DateTime<Utc>>,
-    prepare: &mut F,
-) -> Result<Option<(RenderedPage, Option<String>)>, StreamError>
-where
-    R: DatedRecord,
-    F: FnMut(&mut R) -> bool,
-{
-    let all_older = stop_before.is_some_and(|stop| {
-        !page.values.is_empty()
-            && page
-                .values
-                .iter()
-                .all(|r| r.event_time().is_some_and(|at| at < stop))
-    });
-    if all_older {
-        return Ok(None);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        crate::config::parse_date_or_datetime(s).unwrap()
     }
-    let end = run.out().window.end;
-    let mut records = page.values;
-    records.retain_mut(|record| {
-        let at = record.event_time();
-        if let (Some(at), Some(end)) = (at, end) {
-            if at >= end {
-                return false;
-            }
+
+    fn window(lower: &str) -> Window {
+        Window {
+            lower: Some(t(lower)),
+            end: None,
+            now: t("2027-01-01"),
+            previous: Some(t(lower)),
         }
-        if !prepare(record) {
-            return false;
-        }
-        if let Some(at) = at {
-            *newest = (*newest).max(Some(at));
-        }
-        true
-    });
-    Ok(Some((run.out().emitter.render(&records)?, page.next)))
+    }
+
+    #[test]
+    fn time_order_stops_after_the_page_that_crosses_the_floor() {
+        let floor = Some(t("2026-06-10"));
+        let crossing = [
+            Some(t("2026-06-12")),
+            Some(t("2026-06-10")),
+            Some(t("2026-06-01")),
+        ];
+        assert_eq!(
+            judge_page(&crossing, floor, Order::Time),
+            PageVerdict::Emit { last: true }
+        );
+        // Graph order cannot conclude from the crossing page: a newer commit may follow.
+        assert_eq!(
+            judge_page(&crossing, floor, Order::Graph),
+            PageVerdict::Emit { last: false }
+        );
+        let older = [Some(t("2026-06-02")), Some(t("2026-06-01"))];
+        assert_eq!(judge_page(&older, floor, Order::Time), PageVerdict::Stop);
+        assert_eq!(judge_page(&older, floor, Order::Graph), PageVerdict::Stop);
+        let inside = [Some(t("2026-06-12")), Some(t("2026-06-11"))];
+        assert_eq!(
+            judge_page(&inside, floor, Order::Time),
+            PageVerdict::Emit { last: false }
+        );
+        assert_eq!(
+            judge_page(&[], floor, Order::Time),
+            PageVerdict::Emit { last: false }
+        );
+        assert_eq!(
+            judge_page(&older, None, Order::Time),
+            PageVerdict::Emit { last: false }
+        );
+    }
+
+    #[test]
+    fn time_order_emits_below_the_floor_only_before_a_record_inside() {
+        let w = window("2026-06-10");
+        let times = [
+            Some(t("2026-06-12")),
+            Some(t("2026-06-01")), // below, but an edited item inside the window follows it
+            Some(t("2026-06-11")),
+            Some(t("2026-06-03")), // below, nothing inside follows
+            None,                  // cannot be placed: emitted
+            Some(t("2026-06-02")),
+        ];
+        assert_eq!(
+            emit_mask(&times, &w, Order::Time),
+            [true, true, true, false, true, false]
+        );
+        assert_eq!(emit_mask(&times, &w, Order::Graph), [true; 6]);
+    }
+
+    #[test]
+    fn nothing_at_or_past_the_end_date() {
+        let mut w = window("2026-06-10");
+        w.end = Some(t("2026-06-12"));
+        let times = [Some(t("2026-06-12")), Some(t("2026-06-11"))];
+        assert_eq!(emit_mask(&times, &w, Order::Time), [false, true]);
+        assert_eq!(emit_mask(&times, &w, Order::Graph), [false, true]);
+    }
 }

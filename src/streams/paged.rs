@@ -1,36 +1,64 @@
 //! The plain reader: follow `next` from the first page to the last, emitting each page as it
 //! arrives. Used by FULL_TABLE collections.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use url::Url;
 
-use super::{Borrowing, PartitionRun, RepositoryKeys, StreamError};
+use super::{Borrowing, PartitionRun, RepositoryKeys, StreamError, StreamRun};
 use crate::bitbucket::{ApiError, Page, MAX_PAGELEN};
 
-/// Reads every page of the collection at `url`, calling `prepare` on each record.
-pub async fn read_all<T, F>(run: &PartitionRun, url: Url, mut prepare: F) -> Result<u64, StreamError>
+/// What [`read_all`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadAll {
+    /// Records emitted.
+    pub records: u64,
+    /// Whether the endpoint refused the `pagelen` asked for, and was read without it.
+    pub pagelen_refused: bool,
+}
+
+/// Reads every page of the collection at `url` into `out`, calling `prepare` on each record.
+/// A first page refused for its `pagelen` (400) is asked again without it.
+pub async fn read_all<T, F>(
+    run: &PartitionRun,
+    out: &StreamRun,
+    url: Url,
+    mut prepare: F,
+) -> Result<ReadAll, StreamError>
 where
     T: Borrowing,
     F: for<'b> FnMut(&mut T::Of<'b>),
 {
     let mut url = url;
     let mut seen = HashSet::new();
-    let mut count = 0u64;
+    let mut done = ReadAll::default();
     loop {
-        let (rendered, next) = run
+        let fetched = run
             .client
             .get_with(&url, |text| {
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
                 let mut records = page.values;
                 records.iter_mut().for_each(&mut prepare);
-                Ok(run.out().emitter.render(&records).map(|r| (r, page.next)))
+                Ok(out.emitter.render(&records).map(|r| (r, page.next)))
             })
-            .await??;
-        count += rendered.count();
-        run.out().emitter.send_page(rendered).await?;
+            .await;
+        let (rendered, next) = match fetched {
+            Err(e) if !done.pagelen_refused && seen.is_empty() => match without_pagelen(&url, &e) {
+                Some(retry) => {
+                    warn_pagelen_refused(out.name, &url, &e);
+                    url = retry;
+                    done.pagelen_refused = true;
+                    continue;
+                }
+                None => return Err(e.into()),
+            },
+            other => other??,
+        };
+        done.records += rendered.count();
+        out.emitter.send_page(rendered).await?;
         let Some(next) = next else {
-            return Ok(count);
+            return Ok(done);
         };
         url = follow_next(run, &url, &next, &mut seen)?;
     }
@@ -58,7 +86,7 @@ pub fn follow_next(
 /// `/repositories/{workspace}/{repo}/<tail…>`, with the largest page the endpoint accepts,
 /// giving each record its parent keys. Used by the FULL_TABLE repository streams (forks,
 /// watchers, branch restrictions, issue-tracker objects).
-pub async fn read_repository_collection<T>(run: &PartitionRun, tail: &[&str]) -> Result<u64, StreamError>
+pub async fn read_repository_collection<T>(run: &PartitionRun, tail: &[&str]) -> Result<ReadAll, StreamError>
 where
     T: Borrowing,
     for<'b> T::Of<'b>: RepositoryKeys,
@@ -69,5 +97,189 @@ where
     let mut url = run.client.url(&segments);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all::<T, _>(run, url, |record| record.set_repository_keys(&repo)).await
+    read_all::<T, _>(run, run.out(), url, |record| record.set_repository_keys(&repo)).await
+}
+
+/// A page request that the API refused because of the `pagelen` the tap sent (400): the same
+/// request without `pagelen`, which the endpoint then sizes itself; `None` when the request
+/// had none, or the failure was something else.
+pub fn without_pagelen(url: &Url, error: &ApiError) -> Option<Url> {
+    if error.status() != Some(400) || !url.query_pairs().any(|(k, _)| k == "pagelen") {
+        return None;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "pagelen")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut retry = url.clone();
+    retry.query_pairs_mut().clear().extend_pairs(kept);
+    if retry.query() == Some("") {
+        retry.set_query(None);
+    }
+    Some(retry)
+}
+
+/// Warns that an endpoint refused the tap's `pagelen` and is read without it.
+pub fn warn_pagelen_refused(stream: &str, url: &Url, error: &ApiError) {
+    tracing::warn!(
+        stream,
+        endpoint = url.path(),
+        "The API refused the page size the tap asked for ({error}); reading {} again without `pagelen`, in pages of the endpoint's own default size.",
+        url.path()
+    );
+}
+
+/// Pages of a collection requested by number (`page=1`, `2`, …) from the tap's own
+/// parameters, rather than by following `next`: some endpoints' `next` links drop `sort`
+/// (`pipelines`) or carry a wrong page (`deployments`). The read ends on an empty page, on a
+/// page shorter than its `pagelen`, or (with a warning) on a page that repeats the previous
+/// one, which a server ignoring `page` would send forever.
+#[derive(Debug)]
+pub struct NumberedPages {
+    base: Url,
+    page: u64,
+    previous: Option<u64>,
+    done: bool,
+}
+
+/// What a numbered page held, for deciding whether another follows.
+#[derive(Debug, Clone, Copy)]
+pub struct PageShape {
+    /// How many records it held.
+    pub len: usize,
+    /// The page size the server says it used (`pagelen` of the envelope).
+    pub pagelen: Option<u64>,
+    /// A fingerprint of its records (see [`fingerprint`]), to notice a repeated page.
+    pub fingerprint: u64,
+}
+
+impl NumberedPages {
+    /// Pages of `base` (the endpoint with its fixed query parameters, `pagelen` included).
+    pub fn new(base: Url) -> Self {
+        NumberedPages {
+            base,
+            page: 1,
+            previous: None,
+            done: false,
+        }
+    }
+
+    /// The URL of the next page, or `None` once the read is over.
+    pub fn next_url(&self) -> Option<Url> {
+        if self.done {
+            return None;
+        }
+        let mut url = self.base.clone();
+        url.query_pairs_mut().append_pair("page", &self.page.to_string());
+        Some(url)
+    }
+
+    /// Whether a page with this fingerprint repeats the previous one (then it is not emitted,
+    /// and the read is over).
+    pub fn repeats(&self, fingerprint: u64) -> bool {
+        self.previous == Some(fingerprint)
+    }
+
+    /// Moves on after a page was read; `false` when it was the last.
+    pub fn advance(&mut self, stream: &str, page: PageShape) -> bool {
+        let requested = self
+            .base
+            .query_pairs()
+            .find(|(k, _)| k == "pagelen")
+            .and_then(|(_, v)| v.parse::<u64>().ok());
+        if self.repeats(page.fingerprint) && page.len > 0 {
+            tracing::warn!(
+                stream,
+                endpoint = self.base.path(),
+                page = self.page,
+                "Page {} of {} repeats the page before it; the server seems to ignore `page`, so the read stops here.",
+                self.page,
+                self.base.path()
+            );
+            self.done = true;
+        } else if page.len == 0
+            || page
+                .pagelen
+                .or(requested)
+                .is_some_and(|size| (page.len as u64) < size)
+        {
+            self.done = true;
+        }
+        self.previous = Some(page.fingerprint);
+        self.page += 1;
+        !self.done
+    }
+
+    /// Reads on without `pagelen` after the endpoint refused it (from the same page).
+    pub fn drop_pagelen(&mut self, stream: &str, error: &ApiError) -> bool {
+        match without_pagelen(&self.base, error) {
+            Some(base) => {
+                warn_pagelen_refused(stream, &self.base, error);
+                self.base = base;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A record with an identity of its own (its `uuid`), by which a repeated page is noticed.
+pub trait Identified {
+    /// The record's identity.
+    fn identity(&self) -> Cow<'_, str>;
+}
+
+/// A fingerprint of a page's records, from their identities in order.
+pub fn fingerprint<R: Identified>(records: &[R]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for record in records {
+        record.identity().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+impl NumberedPages {
+    /// Fetches the next page and hands its records to `take` (whose result must not borrow
+    /// the page). `None` once the read is over: after the last page, or at a page that
+    /// repeats the one before (not handed out). A first page refused for its `pagelen` (400)
+    /// is asked again without it, with a warning.
+    pub async fn next_page<T, R>(
+        &mut self,
+        run: &PartitionRun,
+        stream: &str,
+        mut take: impl for<'b> FnMut(Vec<T::Of<'b>>) -> R,
+    ) -> Result<Option<R>, StreamError>
+    where
+        T: Borrowing,
+        for<'b> T::Of<'b>: Identified,
+    {
+        loop {
+            let Some(url) = self.next_url() else {
+                return Ok(None);
+            };
+            let fetched = run
+                .client
+                .get_with(&url, |text| {
+                    let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                    let shape = PageShape {
+                        len: page.values.len(),
+                        pagelen: page.pagelen,
+                        fingerprint: fingerprint(&page.values),
+                    };
+                    let repeated = shape.len > 0 && self.repeats(shape.fingerprint);
+                    Ok((shape, (!repeated).then(|| take(page.values))))
+                })
+                .await;
+            match fetched {
+                Err(e) if self.page == 1 && self.drop_pagelen(stream, &e) => continue,
+                Err(e) => return Err(e.into()),
+                Ok((shape, taken)) => {
+                    self.advance(stream, shape);
+                    return Ok(taken);
+                }
+            }
+        }
+    }
 }

@@ -136,7 +136,7 @@ async fn read_repository_permissions(run: PartitionRun) -> Result<(), StreamErro
     ]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all::<RepositoryPermissions, _>(&run, url, |p| {
+    read_all::<RepositoryPermissions, _>(&run, run.out(), url, |p| {
         p.set_repository_keys(&repo);
         p.user_uuid = p
             .user
@@ -164,7 +164,7 @@ async fn read_group_permissions(run: PartitionRun) -> Result<(), StreamError> {
         let mut url = run.client.url(&base);
         url.query_pairs_mut()
             .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-        read_all::<GroupPermissions, _>(&run, url, |p| {
+        read_all::<GroupPermissions, _>(&run, run.out(), url, |p| {
             p.set_repository_keys(&repo);
             p.group_slug = p.slug_of_group("");
         })

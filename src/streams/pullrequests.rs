@@ -6,13 +6,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::keyset::{self, KeysetRecord};
+use super::keyset::{Keyset, KeysetRecord};
+use super::pullrequest_children::{Changed, Children, REPLICATION_KEY as CHILD_REPLICATION_KEY};
+use chrono::{DateTime, Utc};
+
 use super::{
-    Account, BranchRef, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope,
-    StreamDef, StreamError, Text, Timestamp,
+    Account, BranchRef, CommitRef, Links, PartitionRun, ReadFn, RenderedText, RepositoryKeys, RepositoryRef,
+    Scope, StreamDef, StreamError, StreamRun, Text, Timestamp,
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
+use crate::window::Window;
 
 /// One side of a pull request: repository, branch and commit.
 #[skip_serializing_none]
@@ -136,7 +140,8 @@ impl KeysetRecord for PullRequestRecord<'_> {
 super::repository_keys!(PullRequestRecord);
 super::borrowing!(PullRequests => PullRequestRecord);
 
-/// `pullrequests`: incremental on `updated_on`, one partition per repository.
+/// `pullrequests`: incremental on `updated_on`, one partition per repository; leads the
+/// family read with the pull-request children.
 pub const PULLREQUESTS: StreamDef = StreamDef {
     name: "pullrequests",
     key_properties: &["repository_uuid", "id"],
@@ -144,12 +149,22 @@ pub const PULLREQUESTS: StreamDef = StreamDef {
     selected_by_default: true,
     scope: Scope::Repository,
     schema: record_schema::<PullRequestRecord>,
-    read: |run| Box::pin(read(run)),
+    read: READ_FAMILY,
     family: None,
 };
 
+/// The reader of `pullrequests` and its children.
+pub const READ_FAMILY: ReadFn = |run| Box::pin(read(run));
+
+/// Reads the keyset listing of pull requests once, from the lowest of the selected streams'
+/// windows: `pullrequests` emits what is inside its own window; each selected child stream
+/// reads the children of each listed pull request inside its window, one request (plus
+/// pages) per pull request. After every page, each stream's bookmark moves to the listing's
+/// cursor: the pages before it are complete for every stream.
 async fn read(run: PartitionRun) -> Result<(), StreamError> {
     let repo = run.repository()?.clone();
+    let parent = run.selected("pullrequests");
+    let children: Vec<&StreamRun> = run.streams().filter(|s| s.name != "pullrequests").collect();
     let mut url = run
         .client
         .url(&["repositories", &repo.workspace, &repo.slug, "pullrequests"]);
@@ -161,9 +176,59 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         }
         query.append_pair("fields", "+values.reviewers,+values.participants");
     }
-    keyset::read::<PullRequests, _>(&run, url, "updated_on", |pr| {
-        pr.set_repository_keys(&repo);
-        true
-    })
-    .await
+    let lower = run.streams().map(|s| s.window.lower).min().flatten();
+    let mut keyset = Keyset::new(url, "updated_on", lower, run.first.window.end);
+    let mut reader = Children::default();
+    loop {
+        let page = keyset
+            .next_page::<PullRequests, _>(&run, |mut records| {
+                let listed: Vec<(Changed, Option<DateTime<Utc>>)> = records
+                    .iter()
+                    .map(|pr| {
+                        let changed = Changed {
+                            id: pr.id,
+                            updated_on: pr.updated_on.map(|t| t.to_string()),
+                        };
+                        (changed, pr.updated_on.as_ref().and_then(Timestamp::parse))
+                    })
+                    .collect();
+                let rendered = parent.map(|out| {
+                    records.retain_mut(|pr| {
+                        pr.set_repository_keys(&repo);
+                        inside(&out.window, pr.updated_on.as_ref().and_then(Timestamp::parse))
+                    });
+                    out.emitter.render(&records)
+                });
+                (rendered, listed)
+            })
+            .await?;
+        let Some((rendered, listed)) = page else { break };
+        if let (Some(out), Some(rendered)) = (parent, rendered) {
+            out.emitter.send_page(rendered?).await?;
+        }
+        for out in &children {
+            for (pr, updated) in &listed {
+                if inside(&out.window, *updated) {
+                    reader.read(&run, out, &repo, pr).await?;
+                }
+            }
+        }
+        for out in run.streams() {
+            let key = if out.name == "pullrequests" {
+                "updated_on"
+            } else {
+                CHILD_REPLICATION_KEY
+            };
+            if let Some(value) = keyset.cursor().and_then(|c| out.window.bookmark_value(c)) {
+                out.bookmark(&run.context, key, value).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a pull request updated at `at` is inside a stream's window (one without a time
+/// cannot be placed: it is).
+fn inside(window: &Window, at: Option<DateTime<Utc>>) -> bool {
+    at.is_none_or(|at| window.lower.is_none_or(|l| at >= l) && window.end.is_none_or(|e| at < e))
 }

@@ -65,7 +65,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     // The configured repository patterns apply here too: the stream lists what the run reads.
     let filter = crate::filter::RepositoryFilter::new(&run.settings)
         .map_err(|e| StreamError::Internal(e.to_string()))?;
-    keyset::read::<Repositories, _>(&run, url, "updated_on", |r| {
+    keyset::read::<Repositories, _>(&run, run.out(), url, "updated_on", |r| {
         r.workspace_slug = slug.clone();
         let repo_slug = r.repository.slug.map(|s| s.to_str()).or_else(|| {
             r.repository

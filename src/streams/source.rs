@@ -88,7 +88,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         let mut url = run.client.url(&segments);
         url.query_pairs_mut()
             .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-        read_all::<TreeEntries, _>(&run, url, |entry| {
+        read_all::<TreeEntries, _>(&run, run.out(), url, |entry| {
             entry.set_repository_keys(&repo);
             entry.commit_hash = entry
                 .commit

@@ -114,6 +114,6 @@ async fn read_emails(run: PartitionRun) -> Result<(), StreamError> {
     let mut url = run.client.url(&["user", "emails"]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all::<AccountEmails, _>(&run, url, |_| {}).await?;
+    read_all::<AccountEmails, _>(&run, run.out(), url, |_| {}).await?;
     Ok(())
 }

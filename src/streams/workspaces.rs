@@ -126,7 +126,7 @@ async fn read_members(run: PartitionRun) -> Result<(), StreamError> {
     let mut url = run.client.url(&["workspaces", &slug, "members"]);
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    read_all::<WorkspaceMembers, _>(&run, url, |m| {
+    read_all::<WorkspaceMembers, _>(&run, run.out(), url, |m| {
         m.workspace_slug = slug.clone();
         m.user_uuid = m
             .user

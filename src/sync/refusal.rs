@@ -143,6 +143,7 @@ fn limited_need(stream: &str) -> Option<&'static str> {
 fn scopes(stream: &str) -> (&'static str, &'static str) {
     match stream {
         "pullrequests" | "pullrequest_activity" => ("pullrequest", "read:pullrequest:bitbucket"),
+        "pipelines" | "environments" | "deployments" => ("pipeline", "read:pipeline:bitbucket"),
         "workspaces" | "workspace_members" => ("account", "read:workspace:bitbucket"),
         s if is_issue_tracker_stream(s) => ("issue", "read:issue:bitbucket"),
         _ => ("repository", "read:repository:bitbucket"),

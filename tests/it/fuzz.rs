@@ -631,7 +631,13 @@ fn any_state_file_is_accepted_or_a_state_error() {
                                 .map(|at| WindowRules::default().window(Some(at), Utc::now()));
                         }
                         let _ = state.stream_bookmark(stream);
-                        state.set_bookmark(stream, context, "updated_on", "2026-01-01T00:00:00+00:00");
+                        state.set_bookmark(
+                            stream,
+                            context,
+                            "updated_on",
+                            "2026-01-01T00:00:00+00:00",
+                            Default::default(),
+                        );
                     }
                 }
                 let _ = state.to_value().to_string();
