@@ -6,6 +6,9 @@ mod harness;
 
 /// `--about`, `--test`, `--config ENV`, and meltano.yml / README kept equal to `--about`.
 mod about;
+/// Bounded under any server: an endless or oversized body, an HTML 200, a closed stdout.
+#[cfg(unix)]
+mod bounded;
 /// SIGKILL and SIGTERM mid-sync, then a rerun from the last STATE: nothing is lost.
 #[cfg(unix)]
 mod crash;
