@@ -123,8 +123,8 @@ pub struct RawConfig {
     pub backoff_max_secs: Option<i64>,
     /// The most bytes one response body may hold. 64 MiB by default: about a hundred times a
     /// large Bitbucket page (a page of 100 repositories or 50 pull requests is typically a few
-    /// hundred KiB), yet small enough that a server whose answer never ends costs at most this
-    /// much memory per request in flight. A larger body stops the run at once, unretried, with
+    /// hundred KiB), yet small enough that a server whose answer never ends costs about this much
+    /// memory per request in flight, not all of the machine's. A larger body stops the run at once, unretried, with
     /// the rest unread. With compression the decoded size counts.
     #[schemars(extend("default" = DEFAULT_MAX_RESPONSE_BYTES))]
     pub max_response_bytes: Option<i64>,
