@@ -23,6 +23,8 @@ use crate::bitbucket::{Credentials, PullRequestState};
 pub const DEFAULT_API_URL: &str = "https://api.bitbucket.org/2.0";
 /// The default OAuth 2.0 token endpoint.
 pub const DEFAULT_OAUTH_TOKEN_URL: &str = "https://bitbucket.org/site/oauth2/access_token";
+/// The default cap on one response body: 64 MiB (see [`RawConfig::max_response_bytes`]).
+pub const DEFAULT_MAX_RESPONSE_BYTES: i64 = 64 << 20;
 /// The prefix of the environment variables read by `--config ENV`.
 pub const ENV_PREFIX: &str = "TAP_BITBUCKET_";
 
@@ -119,6 +121,13 @@ pub struct RawConfig {
     /// Longest wait between two retries, in seconds.
     #[schemars(extend("default" = 300))]
     pub backoff_max_secs: Option<i64>,
+    /// The most bytes one response body may hold. 64 MiB by default: about a hundred times a
+    /// large Bitbucket page (a page of 100 repositories or 50 pull requests is typically a few
+    /// hundred KiB), yet small enough that a server whose answer never ends costs about this much
+    /// memory per request in flight, not all of the machine's. A larger body stops the run at once, unretried, with
+    /// the rest unread. With compression the decoded size counts.
+    #[schemars(extend("default" = DEFAULT_MAX_RESPONSE_BYTES))]
+    pub max_response_bytes: Option<i64>,
     /// This process's shard, from 0 to `shard_count` − 1: it syncs the repositories whose
     /// shard (the first 8 bytes, big-endian, of SHA-256 of the lower-cased `workspace/slug`,
     /// mod `shard_count`) is this index. Workspace- and user-level streams run in shard 0.
@@ -361,6 +370,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Longest wait between retries.
     pub backoff_max: Duration,
+    /// The most bytes one response body may hold.
+    pub max_response_bytes: u64,
     /// `(index, count)` when sharding.
     pub shard: Option<(u64, u64)>,
     /// Whether FULL_TABLE streams send ACTIVATE_VERSION.
@@ -664,6 +675,13 @@ impl Validator<'_> {
                 0,
                 86_400,
             )? as u64),
+            max_response_bytes: self.count(
+                "max_response_bytes",
+                raw.max_response_bytes,
+                DEFAULT_MAX_RESPONSE_BYTES,
+                1 << 10,
+                1 << 40,
+            )? as u64,
             shard,
             activate_version: raw.activate_version.unwrap_or(false),
             user_agent: raw
@@ -708,6 +726,7 @@ mod tests {
         assert_eq!(s.max_concurrency, 4);
         assert_eq!(s.pullrequest_states.len(), 4);
         assert_eq!(s.src_max_depth, 1);
+        assert_eq!(s.max_response_bytes, 64 << 20);
     }
 
     #[test]

@@ -27,9 +27,16 @@ pub enum Error {
     /// A request to Bitbucket that failed for good.
     #[error(transparent)]
     Api(#[from] ApiError),
-    /// Stdout could not be written (a closed pipe, a full disk).
+    /// Stdout could not be written (a full disk, a serialization bug).
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Stdout was closed while the sync still had output: the target (or whatever read the
+    /// tap's output) exited or the pipe broke. The cause is on the other side of the pipe, so
+    /// the message points there.
+    #[error(
+        "stdout was closed before the sync finished: the target reading the tap's output exited or the pipe broke, and the target's own log has the reason (the last STATE written covers only the records written before it)"
+    )]
+    StdoutClosed,
     /// A problem found while running that makes going on pointless (a configured workspace
     /// that does not exist, refused credentials).
     #[error("{0}")]
@@ -49,6 +56,17 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) | Error::Catalog(_) | Error::State(_) => 2,
             _ => 1,
+        }
+    }
+
+    /// A failure of the stdout writer as the error that ends the run: a closed pipe (`EPIPE`;
+    /// Rust ignores `SIGPIPE`, so the write fails rather than killing the process) is
+    /// [`Error::StdoutClosed`], anything else [`Error::Write`].
+    pub fn from_stdout(error: WriteError) -> Error {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+        match &error {
+            WriteError::Io(e) if matches!(e.kind(), BrokenPipe | ConnectionReset) => Error::StdoutClosed,
+            _ => Error::Write(error),
         }
     }
 

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use super::body::{self, BodyError};
 use super::budget::Budget;
 use super::oauth::OAuth;
 use super::{retry, ApiError, Credentials, Page};
@@ -40,6 +41,8 @@ pub struct ClientOptions {
     pub max_concurrency: usize,
     /// Hourly request budget (0 = none).
     pub requests_per_hour: u32,
+    /// The most bytes one response body may hold (see [`super::body`]).
+    pub max_response_bytes: u64,
 }
 
 /// An authenticated Bitbucket client, shared by every stream of a run.
@@ -51,6 +54,7 @@ pub struct Client {
     max_retries: u32,
     backoff_max: Duration,
     budget: Budget,
+    max_response_bytes: u64,
 }
 
 /// How requests are authenticated: a fixed header, or an OAuth token that is renewed.
@@ -124,6 +128,7 @@ impl Client {
                 &options.oauth_token_url,
                 &options.user_agent,
                 options.timeout,
+                options.max_response_bytes,
             )?)),
             fixed => Auth::Fixed(fixed),
         };
@@ -134,6 +139,7 @@ impl Client {
             max_retries: options.max_retries,
             backoff_max: options.backoff_max,
             budget: Budget::new(options.max_concurrency, options.requests_per_hour),
+            max_response_bytes: options.max_response_bytes,
         })
     }
 
@@ -289,7 +295,19 @@ impl Client {
         let wait = retry::server_wait(headers);
         self.budget
             .observe(retry::near_limit(headers), retry::hourly_limit(headers));
-        let body = response.bytes().await.map_err(transport)?;
+        let content_type = header_text(headers, reqwest::header::CONTENT_TYPE);
+        let body = match body::read(response, self.max_response_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::TooLarge { declared }) => {
+                metrics::http_request(&endpoint, Some(status.as_u16()), started.elapsed(), false);
+                return Err(ApiError::TooLarge {
+                    endpoint: endpoint.clone(),
+                    cap: self.max_response_bytes,
+                    declared,
+                });
+            }
+        };
         tracing::debug!(
             endpoint = %endpoint,
             status = status.as_u16(),
@@ -298,7 +316,17 @@ impl Client {
             "GET"
         );
         let result = if status.is_success() {
-            utf8(&endpoint, &body).and_then(read)
+            let result = utf8(&endpoint, &body).and_then(read);
+            match result {
+                Err(ApiError::Malformed { .. }) => match body::not_json(content_type.as_deref(), &body) {
+                    Some(what) => Err(ApiError::NotJson {
+                        endpoint: endpoint.clone(),
+                        what,
+                    }),
+                    None => result,
+                },
+                _ => result,
+            }
         } else {
             Err(ApiError::Status {
                 status: status.as_u16(),
@@ -315,6 +343,11 @@ impl Client {
         );
         result
     }
+}
+
+/// Text of a header, when it is text.
+fn header_text(headers: &reqwest::header::HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_string)
 }
 
 /// Whether the API refused an OAuth token because it expired (401 "Access token expired").
@@ -375,8 +408,8 @@ fn decode_with_path<'b, T: Deserialize<'b>>(endpoint: &str, text: &'b str) -> Re
     Ok(value)
 }
 
-/// The readable part of an error body: Bitbucket's `error.message` (and `error.detail`), or
-/// the first line of a plain-text body.
+/// The readable part of an error body: Bitbucket's `error.message` (and `error.detail`), the
+/// title of an HTML page (a proxy's `502 Bad Gateway`), or the first line of a plain-text body.
 fn error_message(body: &[u8], status: reqwest::StatusCode) -> String {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
         let error = &value["error"];
@@ -386,6 +419,9 @@ fn error_message(body: &[u8], status: reqwest::StatusCode) -> String {
                 _ => message.to_string(),
             };
         }
+    }
+    if let Some(title) = body::page_title(body) {
+        return title;
     }
     let text = String::from_utf8_lossy(body);
     let line: String = text.lines().next().unwrap_or("").chars().take(200).collect();
@@ -441,6 +477,11 @@ mod tests {
             error_message(body, reqwest::StatusCode::TOO_MANY_REQUESTS),
             "Rate limit for this resource has been exceeded"
         );
+        let body = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            error_message(body, reqwest::StatusCode::BAD_GATEWAY),
+            "502 Bad Gateway"
+        );
     }
 
     #[test]
@@ -471,6 +512,7 @@ mod tests {
             backoff_max: Duration::ZERO,
             max_concurrency: 1,
             requests_per_hour: 0,
+            max_response_bytes: 1 << 20,
         })
         .unwrap()
     }

@@ -46,6 +46,30 @@ pub enum ApiError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The body is larger than `max_response_bytes`. Not retried: the same request would get
+    /// the same body, and no Bitbucket page comes near the cap, so the server or `api_url`
+    /// is wrong.
+    #[error("{}", too_large(endpoint, *cap, *declared))]
+    TooLarge {
+        /// The request path.
+        endpoint: String,
+        /// The cap, in bytes.
+        cap: u64,
+        /// The `Content-Length`, when it exceeded the cap before anything was read.
+        declared: Option<u64>,
+    },
+    /// A 200 whose body is not JSON and whose `Content-Type` does not say JSON: a proxy's
+    /// login page, a captive portal, or an `api_url` that is not the API. Not retried: such a
+    /// server answers the same way again.
+    #[error(
+        "GET {endpoint} answered 200 with {what} instead of JSON: `api_url` is likely wrong (it must be the API root, such as https://api.bitbucket.org/2.0), or a proxy between the tap and Bitbucket answered instead (a login page, a captive portal)"
+    )]
+    NotJson {
+        /// The request path.
+        endpoint: String,
+        /// The content type and the page's title or first words, sanitised.
+        what: String,
+    },
     /// A `next` link or redirect pointing away from the API's origin.
     #[error(
         "refusing to follow `{url}` from {endpoint}: it is not on the API origin {origin}, and credentials are only sent there"
@@ -99,6 +123,18 @@ pub enum ApiError {
         /// How many retries were made.
         retries: u32,
     },
+}
+
+/// The line of [`ApiError::TooLarge`].
+fn too_large(endpoint: &str, cap: u64, declared: Option<u64>) -> String {
+    let cap = super::body::byte_size(cap);
+    let what = match declared {
+        Some(n) => format!("announced a body of {n} bytes (Content-Length), over the {cap} cap (`max_response_bytes`): not read"),
+        None => format!("sent a body over the {cap} cap (`max_response_bytes`): stopped reading at the cap"),
+    };
+    format!(
+        "GET {endpoint} {what}, not retried. No Bitbucket page comes near that size: check `api_url` (or raise `max_response_bytes`)"
+    )
 }
 
 impl ApiError {

@@ -9,6 +9,7 @@
 //!   answer 400 "Invalid pagelen" rather than being clamped.
 
 mod auth;
+mod body;
 mod budget;
 mod client;
 mod error;

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use super::body::{self, BodyError};
 use super::client::{describe, shown};
 use super::ApiError;
 use crate::metrics;
@@ -100,6 +101,9 @@ enum TokenHttpError {
     /// No answer (connection, timeout, an unreadable body).
     #[error("{0}")]
     Transport(String),
+    /// An answer over `max_response_bytes`: the same request would get the same.
+    #[error("{0}")]
+    TooLarge(String),
     /// An answer other than 200.
     #[error("HTTP {status}")]
     Status {
@@ -128,6 +132,7 @@ impl OAuth {
         token_url: &Url,
         user_agent: &str,
         timeout: Duration,
+        max_response_bytes: u64,
     ) -> Result<OAuth, ApiError> {
         let client = BasicClient::new(ClientId::new(client_id.to_string()))
             .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_string()))
@@ -152,6 +157,7 @@ impl OAuth {
             http: TokenHttp {
                 http,
                 endpoint: token_url.path().to_string(),
+                max_response_bytes,
             },
             url: token_url.clone(),
             client_secret: client_secret.clone(),
@@ -260,6 +266,7 @@ impl OAuth {
         };
         match error {
             RequestTokenError::Request(TokenHttpError::Transport(reason)) => failed(reason, true),
+            RequestTokenError::Request(TokenHttpError::TooLarge(reason)) => failed(reason, false),
             RequestTokenError::Request(TokenHttpError::Status {
                 status,
                 code,
@@ -314,10 +321,11 @@ impl OAuth {
 }
 
 /// The transport of token requests: this crate's reqwest client (no redirects), measured
-/// like every other request.
+/// like every other request, and bodies read within `max_response_bytes` like every other.
 struct TokenHttp {
     http: reqwest::Client,
     endpoint: String,
+    max_response_bytes: u64,
 }
 
 impl<'c> AsyncHttpClient<'c> for TokenHttp {
@@ -337,18 +345,33 @@ impl TokenHttp {
         let endpoint = self.endpoint.as_str();
         let request =
             reqwest::Request::try_from(request).map_err(|e| TokenHttpError::Transport(describe(&e)))?;
+        let cap = self.max_response_bytes;
         let answer = async {
-            let response = self.http.execute(request).await?;
+            let response = self.http.execute(request).await.map_err(BodyError::Transport)?;
             let status = response.status();
             let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-            response.bytes().await.map(|body| (status, content_type, body))
+            body::read(response, cap)
+                .await
+                .map(|body| (status, content_type, body))
         }
         .await;
         let (status, content_type, body) = match answer {
             Ok(answer) => answer,
-            Err(e) => {
+            Err(BodyError::Transport(e)) => {
                 metrics::http_request(endpoint, None, started.elapsed(), false);
                 return Err(TokenHttpError::Transport(describe(&e)));
+            }
+            Err(BodyError::TooLarge { declared }) => {
+                metrics::http_request(endpoint, Some(200), started.elapsed(), false);
+                return Err(TokenHttpError::TooLarge(format!(
+                    "its answer {} the {} cap (`max_response_bytes`); not retried",
+                    if declared.is_some() {
+                        "announced a body over"
+                    } else {
+                        "kept coming past"
+                    },
+                    body::byte_size(cap)
+                )));
             }
         };
         let ok = status == reqwest::StatusCode::OK;
@@ -401,6 +424,7 @@ mod tests {
             &Url::parse(URL).unwrap(),
             "test",
             Duration::from_secs(5),
+            1 << 20,
         )
         .unwrap()
     }

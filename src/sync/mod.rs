@@ -26,7 +26,7 @@ use crate::bitbucket::{Client, ClientOptions};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::metrics;
-use crate::singer::{Context, Emitter, Output, Selection, State, Writer};
+use crate::singer::{Context, Emitter, Output, Selection, State, WriteError, Writer};
 use crate::streams::{
     self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError, StreamRun,
 };
@@ -102,9 +102,11 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
         .map_err(|e| Error::Internal(format!("the stdout writer crashed: {e}")))?;
     metrics::sync_finished(started.elapsed(), result.is_ok() && written.is_ok());
     let counts = match (result, written) {
-        (Err(e), _) => return Err(e),
-        (Ok(()), Err(e)) => return Err(Error::Write(e)),
         (Ok(()), Ok(counts)) => counts,
+        // When the writer failed, readers only saw its channel close: the writer's error is
+        // the cause (a closed stdout, a full disk).
+        (Ok(()) | Err(Error::Write(WriteError::Closed)), Err(e)) => return Err(Error::from_stdout(e)),
+        (Err(e), _) => return Err(e),
     };
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s}={n}")).collect();
     tracing::info!(
@@ -131,6 +133,7 @@ fn client_options(settings: &Settings) -> Result<ClientOptions, Error> {
         backoff_max: settings.backoff_max,
         max_concurrency: settings.max_concurrency,
         requests_per_hour: settings.requests_per_hour,
+        max_response_bytes: settings.max_response_bytes,
     })
 }
 

@@ -2,7 +2,10 @@
 //! loses no record. The real binary is spawned against a simulator with latency, its stdout
 //! read line by line, and the process SIGKILLed after a deterministic pseudo-random number of
 //! lines; the rerun starts from the last complete STATE line. SIGTERM is checked too: the tap
-//! stops, ends stdout with a STATE, and exits non-zero.
+//! stops, ends stdout with a STATE, and exits non-zero. And a chain: ten runs in a row, each
+//! resumed from the last STATE of the one before and SIGKILLed, under rate limits, 5xx,
+//! truncated bodies and `max_concurrency` 8, then a run to the end: nothing lost, and every
+//! STATE printed on the way holds one entry per stream per partition.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -254,4 +257,109 @@ fn sigterm_ends_with_a_state_that_a_rerun_completes() {
         .cloned()
         .collect();
     assert!(server_keys(&sim).is_subset(&union));
+}
+
+/// Asserts a STATE value has one bookmark entry per stream per partition: no context twice
+/// in a stream's `partitions`, each one a partition of that stream on the server (a workspace
+/// for `repositories`, a repository for the others), and only the streams that were read.
+fn assert_one_entry_per_partition(state: &Value, repositories: &BTreeSet<(String, String)>, when: &str) {
+    let Some(bookmarks) = state["bookmarks"].as_object() else {
+        return;
+    };
+    for (stream, bookmark) in bookmarks {
+        assert!(
+            STREAMS.contains(&stream.as_str()),
+            "{when}: a bookmark of `{stream}`"
+        );
+        let Some(partitions) = bookmark["partitions"].as_array() else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        for entry in partitions {
+            let context = &entry["context"];
+            let place = (
+                context["workspace"].as_str().unwrap_or_default().to_string(),
+                context["repository"].as_str().unwrap_or_default().to_string(),
+            );
+            // `repositories` is read per workspace, the other streams per repository.
+            let known = if stream == "repositories" {
+                place.1.is_empty() && repositories.iter().any(|(ws, _)| *ws == place.0)
+            } else {
+                repositories.contains(&place)
+            };
+            assert!(
+                known,
+                "{when}: `{stream}` has a bookmark for {context}, not one of its partitions"
+            );
+            assert!(
+                seen.insert(place),
+                "{when}: `{stream}` has two entries for {context}"
+            );
+            assert!(entry["replication_key_value"].is_string(), "{when}: {entry}");
+        }
+    }
+}
+
+#[test]
+fn ten_kills_in_a_row_under_faults_lose_nothing_and_keep_state_bounded() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim);
+    config["page_size"] = json!(50);
+    config["max_concurrency"] = json!(8);
+    config["max_retries"] = json!(30);
+    let config = scratch.json("config.json", &config);
+    let catalog = crate::harness::catalog_file(&scratch, STREAMS);
+    let expected = server_keys(&sim);
+    let repositories: BTreeSet<(String, String)> = sim
+        .workspace_slugs()
+        .into_iter()
+        .flat_map(|ws| {
+            sim.repository_slugs(&ws)
+                .into_iter()
+                .map(move |r| (ws.clone(), r))
+        })
+        .collect();
+    // Rate limits, 5xx and truncated bodies for every run of the chain (backoff_max_secs is
+    // 0, so retries cost no waiting). The kills land mid-run whatever the speed: the tap
+    // cannot get more than a pipe's worth ahead of this reader, and a whole run prints
+    // ~1,500 lines.
+    sim.set_faults(Faults {
+        latency_ms: 2,
+        rate_limit_every: 7,
+        server_error_every: 5,
+        truncate_every: 4,
+        ..Faults::default()
+    });
+
+    let mut all = BTreeSet::new();
+    let mut state: Option<Value> = None;
+    let mut kills = 0;
+    for (run, seed) in (101..=110u64).enumerate() {
+        let state_path = state.as_ref().map(|s| scratch.json("state.json", s));
+        // Early enough that the run is still going, late enough that the chain gets through
+        // every stream (each run first re-reads what its state does not cover).
+        let after = 40 + (splitmix(seed) % 200) as usize;
+        let watched = run_and_signal(&config, &catalog, state_path.as_deref(), after, "KILL");
+        kills += usize::from(watched.signalled);
+        for message in watched.messages.iter().filter(|m| m["type"] == "STATE") {
+            assert_one_entry_per_partition(&message["value"], &repositories, &format!("run {run}"));
+        }
+        all.extend(emitted(&watched.messages));
+        // Each run resumes from the last STATE of the one before (or the same state, when it
+        // was killed before printing one).
+        state = last_state(&watched.messages).or(state);
+    }
+    assert_eq!(kills, 10, "every kill landed while the tap was running");
+
+    let state_path = state.as_ref().map(|s| scratch.json("state.json", s));
+    let last = run_and_signal(&config, &catalog, state_path.as_deref(), usize::MAX, "KILL");
+    sim.set_faults(Faults::default());
+    assert_eq!(last.exit_code, Some(0), "the run after ten kills completes");
+    for message in last.messages.iter().filter(|m| m["type"] == "STATE") {
+        assert_one_entry_per_partition(&message["value"], &repositories, "the last run");
+    }
+    all.extend(emitted(&last.messages));
+    let missing: Vec<_> = expected.difference(&all).take(5).collect();
+    assert!(missing.is_empty(), "lost across ten kills: {missing:?}");
 }

@@ -6,7 +6,11 @@ mod harness;
 
 /// `--about`, `--test`, `--config ENV`, and meltano.yml / README kept equal to `--about`.
 mod about;
-/// SIGKILL and SIGTERM mid-sync, then a rerun from the last STATE: nothing is lost.
+/// Bounded under any server: an endless or oversized body, an HTML 200, a closed stdout.
+#[cfg(unix)]
+mod bounded;
+/// SIGKILL and SIGTERM mid-sync, then a rerun from the last STATE: nothing is lost; ten
+/// kills chained under faults at concurrency 8.
 #[cfg(unix)]
 mod crash;
 /// Discovery and the catalog.
