@@ -18,11 +18,15 @@ Tables:
    latency;
 3. wall time with latency per request over 32 repositories at several `max_concurrency`;
 4. the same sync through the Singer SDK tap (scripts/bench/tap_bench_sdk.py): CPU per record
-   and peak RSS, and the ratios.
+   and peak RSS, and the ratios;
+5. the engineering-metrics streams (pipelines, deployments, pull-request children, …): requests
+   per stream against the API minimum, the follow-up calls the spec allows (one per changed pull
+   request per child stream, one per completed pipeline for its steps) counted apart, then a
+   rerun where nothing changed, against what spec §6 allows it.
 
 Environment knobs (defaults in brackets): BENCH_SIZES [10k,100k,1m], BENCH_SDK_SIZES [10k],
 BENCH_LATENCY_MS [50], BENCH_CONCURRENCY [1,4,8,16], BENCH_RUNS [3] (syncs per size but
-1m, the median by CPU kept), BENCH_OUT [target/bench], BENCH_TAP
+1m, the median by CPU kept), BENCH_METRICS [1] (0 skips table 5), BENCH_OUT [target/bench], BENCH_TAP
 [target/release/tap-bitbucket] (another build of the tap, to compare before and after a change).
 """
 
@@ -61,6 +65,7 @@ SIZES = {
     "1m": (4, 25, 10_000),
 }
 LATENCY_SHAPE = (1, 32, 250)
+METRICS_SHAPE = (1, 10, 300)
 # How long the reader of a sync's stdout waits before reading (see `measure`); left out of
 # records per second. Not used with latency, where wall time is the figure.
 HOLD_SECS = 1.0
@@ -246,8 +251,8 @@ def measure(label: str, argv: list[str], sim: Simulator, hold: float = HOLD_SECS
     return result
 
 
-def catalog_path() -> Path:
-    """tap-bitbucket's own catalog with only `repositories` and `pullrequests` selected."""
+def catalog_path(streams: tuple[str, ...] = ("repositories", "pullrequests"), name: str = "catalog.json") -> Path:
+    """tap-bitbucket's own catalog with only `streams` selected."""
     discovered = subprocess.run(
         [str(TAP), "--config", str(write_json("discover-config.json", {})), "--discover"],
         check=True, capture_output=True, text=True,
@@ -255,8 +260,8 @@ def catalog_path() -> Path:
     catalog = json.loads(discovered)
     for stream in catalog["streams"]:
         top = next(m for m in stream["metadata"] if m["breadcrumb"] == [])
-        top["metadata"]["selected"] = stream["tap_stream_id"] in ("repositories", "pullrequests")
-    return write_json("catalog.json", catalog)
+        top["metadata"]["selected"] = stream["tap_stream_id"] in streams
+    return write_json(name, catalog)
 
 
 def write_json(name: str, value) -> Path:
@@ -281,6 +286,146 @@ def sdk_sync(label: str, sim: Simulator) -> Result:
         "api_url": sim.api_url, "access_token": TOKEN, "workspaces": sim.workspaces(),
     })
     return measure(label, [str(SDK_PYTHON), str(SDK_TAP), "--config", str(config)], sim)
+
+
+# The engineering-metrics streams, with the listings they share.
+METRICS_STREAMS = (
+    "pullrequests", "pullrequest_activity", "pullrequest_comments", "pullrequest_commits",
+    "pullrequest_diffstat", "pullrequest_statuses", "pullrequest_tasks", "branches", "tags",
+    "environments", "pipelines", "pipeline_steps", "deployments",
+)
+# Listing endpoints: stream (whose records count) -> largest page.
+LISTING_PAGE = {
+    "pullrequests": 50, "pullrequest_activity": 50, "branches": 100, "tags": 100,
+    "environments": 100, "pipelines": 100, "deployments": 100,
+}
+# Follow-up endpoints: stream -> largest page, per parent.
+FOLLOW_UP_PAGE = {
+    "pullrequest_commits": 100, "pullrequest_diffstat": 500, "pullrequest_statuses": 100,
+    "pullrequest_tasks": 100, "pipeline_steps": 100,
+}
+
+
+def metrics_kind(target: str) -> str:
+    """Which endpoint of the metrics streams a request served."""
+    path = target.partition("?")[0]
+    parts = path.strip("/").split("/")[1:]
+    if len(parts) < 4 or parts[0] != "repositories":
+        return "listing" if parts[:1] in (["workspaces"], ["user"], ["repositories"]) else "other"
+    tail = parts[3:]
+    if tail[0] == "diffstat":
+        return "pullrequest_diffstat (after the redirect)"
+    kinds = {
+        ("pullrequests",): "pullrequests", ("pullrequests", "activity"): "pullrequest_activity",
+        ("refs", "branches"): "branches", ("refs", "tags"): "tags", ("environments",): "environments",
+        ("pipelines",): "pipelines", ("deployments",): "deployments",
+    }
+    if tuple(tail) in kinds:
+        return kinds[tuple(tail)]
+    if tail[0] == "pullrequests" and len(tail) == 3:
+        return f"pullrequest_{tail[2]}" if tail[2] != "commits" else "pullrequest_commits"
+    if tail[0] == "pipelines" and len(tail) == 3 and tail[2] == "steps":
+        return "pipeline_steps"
+    if tail[0] == "pipelines" and len(tail) == 2:
+        return "open pipeline re-read"
+    return "other"
+
+
+def metrics_sync(label: str, sim: Simulator, catalog: Path, state: dict | None = None) -> tuple[list[dict], dict[str, int], dict]:
+    """One sync of the metrics streams: its records (parsed), requests per endpoint kind and
+    last STATE."""
+    mark = sim.mark()
+    config = write_json(f"{label}-config.json", {
+        "api_url": sim.api_url, "access_token": TOKEN, "workspaces": sim.workspaces(),
+        "requests_per_hour": 0,
+    })
+    argv = [str(TAP), "--config", str(config), "--catalog", str(catalog)]
+    if state is not None:
+        argv += ["--state", str(write_json(f"{label}-state.json", state))]
+    with open(OUT / f"{label}.stderr", "w") as err:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=err, check=False)
+    if out.returncode != 0:
+        sys.exit(f"{label}: exit {out.returncode}; see {OUT / (label + '.stderr')}")
+    time.sleep(0.2)
+    records, last_state = [], {}
+    for line in out.stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            records.append(message)
+        elif message["type"] == "STATE":
+            last_state = message["value"]
+    counts: dict[str, int] = {}
+    with open(sim.log_path) as log:
+        for i, line in enumerate(log):
+            if i >= mark and line.startswith("GET "):
+                kind = metrics_kind(line.split()[1])
+                counts[kind] = counts.get(kind, 0) + 1
+    return records, counts, last_state
+
+
+def metrics_section(lines: list[str]) -> None:
+    """Table 5: requests of the metrics streams against the API minimum, and a rerun where
+    nothing changed."""
+    catalog = catalog_path(METRICS_STREAMS, "metrics-catalog.json")
+    with Simulator(METRICS_SHAPE, "metrics") as sim:
+        w, r, p = METRICS_SHAPE
+        print(f"== metrics streams: {w} workspace × {r} repositories × {p} pull requests", flush=True)
+        records, requests, state = metrics_sync("metrics-full", sim, catalog)
+        per_partition: dict[tuple[str, str], int] = {}
+        per_parent: dict[tuple[str, str], int] = {}
+        totals: dict[str, int] = {}
+        for m in records:
+            rec, stream = m["record"], m["stream"]
+            totals[stream] = totals.get(stream, 0) + 1
+            repo = f"{rec.get('workspace_slug')}/{rec.get('repository_slug')}"
+            per_partition[(stream, repo)] = per_partition.get((stream, repo), 0) + 1
+            parent = rec.get("pullrequest_id", rec.get("pipeline_uuid"))
+            if stream in FOLLOW_UP_PAGE:
+                per_parent[(stream, f"{repo}#{parent}")] = per_parent.get((stream, f"{repo}#{parent}"), 0) + 1
+        repos = [f"ws-001/repo-{i:04}" for i in range(1, r + 1)]
+        # Parents a follow-up is read for: every pull request (a first sync), every completed pipeline.
+        prs = {f"{x['record']['workspace_slug']}/{x['record']['repository_slug']}#{x['record']['id']}"
+               for x in records if x["stream"] == "pullrequests"}
+        completed = {f"{x['record']['workspace_slug']}/{x['record']['repository_slug']}#{x['record']['uuid']}"
+                     for x in records if x["stream"] == "pipelines" and x["record"].get("state", {}).get("name") == "COMPLETED"}
+        lines += ["", f"Engineering-metrics streams, first sync ({w} workspace × {r} repositories × {p} pull requests; "
+                  "max_concurrency 4, no latency). Listing requests against the API minimum (per repository "
+                  "max(1, ⌈records ÷ largest page⌉); `pullrequest_comments` has no request of its own):", "",
+                  "| endpoint | records | requests | API minimum | ratio |", "|---|---:|---:|---:|---:|"]
+        all_got = all_low = 0
+        for stream, page in LISTING_PAGE.items():
+            low = sum(max(1, math.ceil(per_partition.get((stream, repo), 0) / page)) for repo in repos)
+            got = requests.get(stream, 0)
+            all_got, all_low = all_got + got, all_low + low
+            lines.append(f"| {stream} | {totals.get(stream, 0)} | {got} | {low} | {got / low:.3f} |")
+        lines.append(f"| **listings** | | {all_got} | {all_low} | **{all_got / all_low:.3f}** |")
+        lines += ["", "Follow-up calls the spec allows, per parent: one request (plus pages) per pull request per "
+                  "child stream, and per completed pipeline for its steps; the diffstat's redirect is a second request:", "",
+                  "| stream | records | parents | requests | allowed minimum | ratio |", "|---|---:|---:|---:|---:|---:|"]
+        for stream, page in FOLLOW_UP_PAGE.items():
+            parents = completed if stream == "pipeline_steps" else {f"{x}" for x in prs}
+            low = 0
+            for parent in parents:
+                n = per_parent.get((stream, parent), 0)
+                low += max(1, math.ceil(n / page))
+            got = requests.get(stream, 0)
+            lines.append(f"| {stream} | {totals.get(stream, 0)} | {len(parents)} | {got} | {low} | {got / max(low, 1):.3f} |")
+        redirects = requests.get("pullrequest_diffstat (after the redirect)", 0)
+        lines.append(f"| diffstat redirects (`302` → `/diffstat/{{spec}}`) | | | {redirects} | {len(prs)} | {redirects / max(len(prs), 1):.3f} |")
+        lines.append(f"| comments (from the activity feed) | {totals.get('pullrequest_comments', 0)} | | 0 | 0 | – |")
+        total_records = sum(totals.values())
+        total_requests = sum(requests.values())
+        lines += ["", f"All: {total_records} records in {total_requests} requests ({total_requests / total_records:.4f} requests per record)."]
+
+        _, again, _ = metrics_sync("metrics-rerun", sim, catalog, state)
+        open_pipelines = sum(len(p.get("open", [])) for p in state.get("bookmarks", {}).get("pipelines", {}).get("partitions", []))
+        lines += ["", "Rerun where nothing changed, against spec §6 (per repository one request per keyset or newest-first "
+                  "listing, the pages of full-table streams and `deployments`, the children of the pull requests at the "
+                  "inclusive boundary, one request per open pipeline):", "",
+                  "| endpoint | requests | repositories | per repository |", "|---|---:|---:|---:|"]
+        for kind, n in sorted(again.items()):
+            lines.append(f"| {kind} | {n} | {r} | {n / r:.2f} |")
+        lines.append(f"| (open pipelines followed in the state) | {open_pipelines} | | |")
 
 
 def machine() -> str:
@@ -381,6 +526,8 @@ def main() -> None:
                   "| max_concurrency | records | requests | wall s | speed-up |", "|---:|---:|---:|---:|---:|"]
         for c, r in latency.items():
             lines.append(f"| {c} | {r.total_records} | {sum(r.requests.values())} | {r.wall:.2f} | {base / r.wall:.1f}× |")
+    if os.environ.get("BENCH_METRICS", "1") != "0":
+        metrics_section(lines)
     report = "\n".join(lines) + "\n"
     (OUT / "results.md").write_text(report)
     (OUT / "results.json").write_text(json.dumps(

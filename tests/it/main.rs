@@ -29,6 +29,9 @@ mod large;
 mod schemas;
 /// The history streams: commits, pull request activity, directory contents.
 mod streams_history;
+/// The engineering-metrics streams: refs, environments, deployments, pipelines and steps,
+/// pull-request comments and children; reruns, cost, quirks and the DORA joins.
+mod streams_metrics;
 /// The FULL_TABLE streams, the removed endpoints, refusals ("endpoint says no") and sharding.
 mod streams_tables;
 /// Full syncs: every object arrives exactly as the server holds it.
