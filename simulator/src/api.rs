@@ -30,9 +30,9 @@ use crate::extras::{IssueKind, IssueTrackers};
 use crate::faults::FaultState;
 use crate::history::History;
 use crate::oauth::{OAuth, TokenStatus, TOKEN_PATH};
+use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
 use crate::pipelines::Ci;
 use crate::refs::RefFacts;
-use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
 use crate::render::{PrExtras, Renderer};
 use crate::urlenc::{decode, Query};
 
@@ -264,7 +264,9 @@ impl Route {
             ["repositories", ws, repo, "permissions-config", "groups", group] => {
                 Route::GroupPermission(ws.to_string(), repo.to_string(), group.to_string())
             }
-            ["repositories", ws, repo, "refs", "branches"] => Route::Branches(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "refs", "branches"] => {
+                Route::Branches(ws.to_string(), repo.to_string())
+            }
             ["repositories", ws, repo, "refs", "tags"] => Route::Tags(ws.to_string(), repo.to_string()),
             ["repositories", ws, repo, "environments"] => {
                 Route::Environments(ws.to_string(), repo.to_string())
@@ -276,9 +278,7 @@ impl Route {
             ["repositories", ws, repo, "pipelines", uuid, "steps"] => {
                 Route::PipelineSteps(ws.to_string(), repo.to_string(), uuid.to_string())
             }
-            ["repositories", ws, repo, "deployments"] => {
-                Route::Deployments(ws.to_string(), repo.to_string())
-            }
+            ["repositories", ws, repo, "deployments"] => Route::Deployments(ws.to_string(), repo.to_string()),
             ["repositories", ws, repo, "pullrequests", id, child] => Route::PrChild(
                 ws.to_string(),
                 repo.to_string(),
@@ -564,7 +564,9 @@ impl State {
                     .pr_diffstat_redirect(ws, slug, *id, req)
                     .unwrap_or_else(|e| ApiResponse::error(&e))
             }
-            Route::PrChild(ws, slug, id, PrChild::Commits) => self.pr_commits_page(ws, slug, *id, &query, &links),
+            Route::PrChild(ws, slug, id, PrChild::Commits) => {
+                self.pr_commits_page(ws, slug, *id, &query, &links)
+            }
             Route::PrChild(ws, slug, id, PrChild::Statuses) => {
                 self.default_page(self.pr_statuses_list(ws, slug, *id), &query, &links)
             }
@@ -572,8 +574,8 @@ impl State {
                 self.default_page(self.pr_tasks_list(ws, slug, *id), &query, &links)
             }
             Route::Diffstat(ws, slug, spec) => self.diffstat_page(ws, slug, spec, &query, &links),
-            Route::Branches(ws, slug) => self.refs_page(self.branches_list(ws, slug), &query, &links),
-            Route::Tags(ws, slug) => self.refs_page(self.tags_list(ws, slug), &query, &links),
+            Route::Branches(ws, slug) => self.branches_page(ws, slug, &query, &links),
+            Route::Tags(ws, slug) => self.tags_page(ws, slug, &query, &links),
             Route::Environments(ws, slug) => {
                 self.default_page(self.environments_list(ws, slug), &query, &links)
             }

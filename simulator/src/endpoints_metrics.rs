@@ -10,6 +10,7 @@ use std::sync::{Arc, PoisonError};
 use serde_json::Value;
 
 use crate::api::{ApiRequest, ApiResponse, State};
+use crate::clock::Micros;
 use crate::config::Quirks;
 use crate::data::{Pr, Repo, Workspace};
 use crate::error::ApiError;
@@ -38,7 +39,22 @@ fn list_page(values: Vec<Value>, page: &PageRequest, links: &PageLinks) -> Value
 }
 
 fn is_short_hex(s: &str) -> bool {
-    (7..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    (7..=40).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Orders refs listed by name as `sort` asks: `name` (the default), `-name`, `target.date` or
+/// `-target.date` (ties keep name order); anything else is a 400.
+fn order_refs<T>(list: &mut [T], query: &Query, date: impl Fn(&T) -> Micros) -> Result<(), ApiError> {
+    match query.get("sort").map(str::trim) {
+        None | Some("name") => {}
+        Some("-name") => list.reverse(),
+        Some("target.date") => list.sort_by_key(|x| date(x)),
+        Some("-target.date") => list.sort_by_key(|x| std::cmp::Reverse(date(x))),
+        Some(other) => return Err(ApiError::bad_request(format!("Invalid sort field '{other}'"))),
+    }
+    Ok(())
 }
 
 /// Whether two hash prefixes name the same commit (one is a prefix of the other).
@@ -129,28 +145,48 @@ impl State {
         Ok(refs.tags_at(now).map(|t| r.tag(w, repo, &h, t)).collect())
     }
 
-    /// `GET …/refs/branches` and `…/refs/tags`: by name, or by `sort=name|-name|target.date|
-    /// -target.date`; `q` is not simulated (ignored).
-    pub(crate) fn refs_page(
+    /// `GET …/refs/branches`: by name, or `sort=name|-name|target.date|-target.date`; `q` is
+    /// not simulated (ignored). Only the page is rendered.
+    pub(crate) fn branches_page(
         &self,
-        list: Result<Vec<Value>, ApiError>,
+        ws: &str,
+        slug: &str,
         query: &Query,
         links: &PageLinks,
     ) -> Result<Value, ApiError> {
-        let mut list = list?;
+        let (wi, w, ri, repo) = self.visible_repo(ws, slug)?;
         let page = PageRequest::from_query(query, MAX_PAGELEN)?;
-        match query.get("sort").map(str::trim) {
-            None | Some("name") => {}
-            Some("-name") => list.reverse(),
-            Some(s @ ("target.date" | "-target.date")) => {
-                list.sort_by(|a, b| a["target"]["date"].as_str().cmp(&b["target"]["date"].as_str()));
-                if s.starts_with('-') {
-                    list.reverse();
-                }
-            }
-            Some(other) => return Err(ApiError::bad_request(format!("Invalid sort field '{other}'"))),
-        }
-        Ok(list_page(list, &page, links))
+        let h = self.history(wi, ri);
+        let refs = self.refs(wi, ri);
+        let r = self.renderer();
+        let mut heads = refs.branches_at(repo, &h, r.now);
+        order_refs(&mut heads, query, |(_, c)| h.commits[*c as usize].date)?;
+        let range = page.range(heads.len());
+        let values = heads[range]
+            .iter()
+            .map(|(name, head)| r.branch(w, repo, &h, name, *head))
+            .collect();
+        Ok(envelope(values, heads.len(), &page, links))
+    }
+
+    /// `GET …/refs/tags`: as [`State::branches_page`].
+    pub(crate) fn tags_page(
+        &self,
+        ws: &str,
+        slug: &str,
+        query: &Query,
+        links: &PageLinks,
+    ) -> Result<Value, ApiError> {
+        let (wi, w, ri, repo) = self.visible_repo(ws, slug)?;
+        let page = PageRequest::from_query(query, MAX_PAGELEN)?;
+        let h = self.history(wi, ri);
+        let refs = self.refs(wi, ri);
+        let r = self.renderer();
+        let mut tags: Vec<_> = refs.tags_at(r.now).collect();
+        order_refs(&mut tags, query, |t| h.commits[t.commit as usize].date)?;
+        let range = page.range(tags.len());
+        let values = tags[range].iter().map(|t| r.tag(w, repo, &h, t)).collect();
+        Ok(envelope(values, tags.len(), &page, links))
     }
 
     // ----- environments, pipelines, steps, deployments --------------------------------------------
@@ -182,7 +218,10 @@ impl State {
         let h = self.history(wi, ri);
         let r = self.renderer();
         let n = ci.visible_pipelines(r.now);
-        Ok((0..n as u32).rev().map(|i| r.pipeline(w, repo, &h, &ci, i)).collect())
+        Ok((0..n as u32)
+            .rev()
+            .map(|i| r.pipeline(w, repo, &h, &ci, i))
+            .collect())
     }
 
     /// `GET …/pipelines/`: oldest first unless `sort=-created_on`; `q` is ignored.
@@ -214,7 +253,13 @@ impl State {
             let without = PageLinks {
                 base: links.base.clone(),
                 query: Query {
-                    pairs: links.query.pairs.iter().filter(|(k, _)| k != "sort").cloned().collect(),
+                    pairs: links
+                        .query
+                        .pairs
+                        .iter()
+                        .filter(|(k, _)| k != "sort")
+                        .cloned()
+                        .collect(),
                 },
             };
             env["next"] = Value::String(without.page_url(page.page + 1));
@@ -222,7 +267,12 @@ impl State {
         Ok(env)
     }
 
-    fn visible_pipeline(&self, ws: &str, slug: &str, uuid: &str) -> Result<(RepoRef<'_>, Arc<Ci>, u32), ApiError> {
+    fn visible_pipeline(
+        &self,
+        ws: &str,
+        slug: &str,
+        uuid: &str,
+    ) -> Result<(RepoRef<'_>, Arc<Ci>, u32), ApiError> {
         let (wi, w, ri, repo) = self.visible_repo(ws, slug)?;
         let ci = self.ci(wi, ri);
         let now = self.now();
@@ -365,7 +415,10 @@ impl State {
         let end = start.saturating_add(pagelen).min(list.len());
         let h = self.history(wi, ri);
         let r = self.renderer();
-        let values = list[start..end].iter().map(|&c| r.commit(w, repo, &h, c)).collect();
+        let values = list[start..end]
+            .iter()
+            .map(|&c| r.commit(w, repo, &h, c))
+            .collect();
         let next = (end < list.len()).then(|| links.with_param("page", &encode_hash_token(end as u64, salt)));
         Ok(iterator_envelope(values, pagelen, next))
     }
@@ -405,7 +458,10 @@ impl State {
         let ((wi, _, ri, repo), _, pr) = self.visible_pr(ws, slug, id)?;
         let h = self.history(wi, ri);
         let r = self.renderer();
-        Ok(diffstat_of(&h, pr).iter().map(|e| r.diffstat(repo, pr, e)).collect())
+        Ok(diffstat_of(&h, pr)
+            .iter()
+            .map(|e| r.diffstat(repo, pr, e))
+            .collect())
     }
 
     /// `GET …/diffstat/{spec}`: `{source}..{destination}` or the pull request links' form
@@ -434,12 +490,18 @@ impl State {
                 && same_commit(&short_hash(pr.seed, "destination"), dst)
         };
         let pr = match query.get("from_pullrequest_id") {
-            Some(id) => id.trim().parse::<u32>().ok().and_then(|id| repo.pr(id)).filter(|p| matches(p)),
+            Some(id) => id
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .and_then(|id| repo.pr(id))
+                .filter(|p| matches(p)),
             None => repo.prs[..repo.visible_prs(now)].iter().find(|p| matches(p)),
         }
         .ok_or_else(|| {
-            ApiError::not_found("Commit not found")
-                .with_detail(format!("The simulator serves the diffstat of pull requests only ('{spec}')."))
+            ApiError::not_found("Commit not found").with_detail(format!(
+                "The simulator serves the diffstat of pull requests only ('{spec}')."
+            ))
         })?;
         let list = self.pr_diffstat_list(ws, slug, pr.id)?;
         Ok(list_page(list, &page, links))

@@ -14,7 +14,13 @@
 //!   forks from the main-line commit current at its date, the last one is the merge commit's
 //!   second parent. Its hash starts with the pull request's `source.commit.hash`, and the
 //!   merge commit's with its `merge_commit.hash`.
-//! - A pull request that never closes has 1–2 commits on its branch, never merged.
+//! - A pull request that never closes has 1–3 commits on its branch, never merged.
+//! - A declined or superseded pull request has 1–3 commits on its branch, within two days of
+//!   its creation and before it closed (drawn last, from a generator of their own, so that they
+//!   change nothing above). Its branch stays, so they stay in `/commits`.
+//! - [`History::pr_branches`], [`History::pr_merges`] and [`History::hotfixes`] tell which
+//!   commits belong to which pull request or late push (for refs, pipelines and pull request
+//!   commits).
 //! - Two **late pushes** per repository with history: a single commit on a hotfix branch,
 //!   authored about ten days before it was pushed; one pushed shortly before the anchor (so
 //!   it sits at the top of the list at the anchor), one in the future window.

@@ -448,17 +448,23 @@ impl Simulator {
 
     /// Ground truth: the commits of `GET …/pullrequests/{id}/commits` now, newest first.
     pub fn pullrequest_commits(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
-        self.state.pr_commits_list(workspace, repo, id).unwrap_or_default()
+        self.state
+            .pr_commits_list(workspace, repo, id)
+            .unwrap_or_default()
     }
 
     /// Ground truth: the diffstat entries a pull request's diffstat serves (by path).
     pub fn pullrequest_diffstat(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
-        self.state.pr_diffstat_list(workspace, repo, id).unwrap_or_default()
+        self.state
+            .pr_diffstat_list(workspace, repo, id)
+            .unwrap_or_default()
     }
 
     /// Ground truth: the build statuses of `GET …/pullrequests/{id}/statuses` now, newest first.
     pub fn pullrequest_statuses(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
-        self.state.pr_statuses_list(workspace, repo, id).unwrap_or_default()
+        self.state
+            .pr_statuses_list(workspace, repo, id)
+            .unwrap_or_default()
     }
 
     /// Ground truth: the tasks of `GET …/pullrequests/{id}/tasks` now, by id.

@@ -134,7 +134,11 @@ impl PageRequest {
 
     /// Like [`PageRequest::from_query`], with another default `pagelen` (e.g. 500 for a
     /// diffstat).
-    pub fn from_query_with_default(query: &Query, default: usize, max: usize) -> Result<PageRequest, ApiError> {
+    pub fn from_query_with_default(
+        query: &Query,
+        default: usize,
+        max: usize,
+    ) -> Result<PageRequest, ApiError> {
         let pagelen = match query.get("pagelen") {
             None => default,
             Some(v) => match v.trim().parse::<usize>() {

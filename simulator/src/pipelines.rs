@@ -530,9 +530,16 @@ impl Ci {
             d.number = *n;
         }
         let envs = &self.environments;
-        let env_uuid = |e: u8| envs.get(usize::from(e)).map(|x| x.uuid.clone()).unwrap_or_default();
-        self.deployments
-            .sort_by(|a, b| env_uuid(a.env).cmp(&env_uuid(b.env)).then(b.number.cmp(&a.number)));
+        let env_uuid = |e: u8| {
+            envs.get(usize::from(e))
+                .map(|x| x.uuid.clone())
+                .unwrap_or_default()
+        };
+        self.deployments.sort_by(|a, b| {
+            env_uuid(a.env)
+                .cmp(&env_uuid(b.env))
+                .then(b.number.cmp(&a.number))
+        });
     }
 
     /// A pipeline by `{uuid}` (braces optional, any case).
@@ -554,9 +561,7 @@ impl Ci {
     /// The steps of a pipeline.
     pub fn steps_of(&self, p: &Pipeline) -> &[Step] {
         let start = p.step_start as usize;
-        self.steps
-            .get(start..start + p.step_len as usize)
-            .unwrap_or(&[])
+        self.steps.get(start..start + p.step_len as usize).unwrap_or(&[])
     }
 
     /// The state of a pipeline at `t` (it must exist at `t`).
@@ -625,7 +630,14 @@ impl Ci {
 
 /// The pipelines of a repository from `since` on, before their timelines are drawn, by
 /// creation time.
-fn specs(repo: &Repo, h: &History, since: Micros, anchor: Micros, members: usize, rng: &mut SplitMix64) -> Vec<Spec> {
+fn specs(
+    repo: &Repo,
+    h: &History,
+    since: Micros,
+    anchor: Micros,
+    members: usize,
+    rng: &mut SplitMix64,
+) -> Vec<Spec> {
     let pushed = |c: u32| h.commits[c as usize].pushed;
     let author_or = |c: u32, rng: &mut SplitMix64| match h.commits[c as usize].author {
         CommitAuthor::Member(m) => m,
@@ -763,8 +775,7 @@ fn guarantees(specs: &mut Vec<Spec>, h: &History, anchor: Micros, members: usize
             production
                 .iter()
                 .copied()
-                .filter(|&i| specs[i].created < anchor - 2 * DAY)
-                .next_back()
+                .rfind(|&i| specs[i].created < anchor - 2 * DAY)
         });
     if let Some(i) = stuck {
         specs[i].force = Force::Stuck(anchor + 3 * DAY + rng.range_i64(0, 6 * HOUR));
@@ -785,6 +796,119 @@ fn guarantees(specs: &mut Vec<Spec>, h: &History, anchor: Micros, members: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SimConfig;
+    use crate::data::Dataset;
+    use chrono::DateTime;
+
+    fn generate(seed: u64) -> Vec<(String, Micros, Ci)> {
+        let mut config = SimConfig::default().with_anchor(
+            DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+                .unwrap()
+                .into(),
+        );
+        config.seed = seed;
+        let d = Dataset::generate(&config);
+        let mut out = Vec::new();
+        for ws in &d.workspaces {
+            let names: Vec<String> = ws
+                .members
+                .iter()
+                .map(|&u| d.users[u as usize].display_name.clone())
+                .collect();
+            for repo in &ws.repos {
+                let h = History::generate(repo, &names, d.anchor, d.horizon);
+                let ci = Ci::generate(repo, &h, d.anchor, d.horizon, ws.members.len());
+                assert_eq!(ci.pipelines.is_empty(), !repo.pipelines, "{}", repo.full_name);
+                if repo.created_on < d.anchor - 20 * DAY && repo.pipelines {
+                    out.push((repo.full_name.clone(), d.anchor, ci));
+                }
+            }
+        }
+        out
+    }
+
+    /// The guarantees of the module documentation hold for every repository, whatever the seed.
+    #[test]
+    fn guarantees_hold_for_every_repository_and_seed() {
+        for seed in 0..4 {
+            for (name, anchor, ci) in generate(seed) {
+                let at = |t: Micros| -> Vec<PipelineState> {
+                    ci.pipelines[..ci.visible_pipelines(t)]
+                        .iter()
+                        .map(|p| ci.pipeline_state(p, t))
+                        .collect()
+                };
+                let now = at(anchor);
+                for want in [
+                    PipelineState::Pending,
+                    PipelineState::Running,
+                    PipelineState::Paused,
+                ] {
+                    assert!(now.contains(&want), "{name} seed {seed}: {want:?}");
+                }
+                // What is under way at the anchor completes: within the hour, the stuck one
+                // within four days.
+                let open: Vec<usize> = (0..now.len())
+                    .filter(|&i| !matches!(now[i], PipelineState::Completed(_)))
+                    .collect();
+                let later = at(anchor + HOUR);
+                for &i in &open {
+                    let done = matches!(later[i], PipelineState::Completed(_));
+                    assert!(
+                        done || later[i] == PipelineState::Paused,
+                        "{name}: {:?}",
+                        later[i]
+                    );
+                    assert!(
+                        matches!(at(anchor + 4 * DAY)[i], PipelineState::Completed(_)),
+                        "{name}"
+                    );
+                }
+                let deployments: Vec<DeploymentState> = ci
+                    .deployments
+                    .iter()
+                    .filter_map(|d| ci.deployment_state(d, anchor))
+                    .collect();
+                assert!(
+                    deployments.contains(&DeploymentState::Undeployed),
+                    "{name} seed {seed}"
+                );
+                assert!(
+                    deployments.contains(&DeploymentState::InProgress),
+                    "{name} seed {seed}"
+                );
+                // A failed production deployment restored by a later successful one.
+                let production: Vec<(Micros, Outcome)> = ci
+                    .deployments
+                    .iter()
+                    .filter(|d| d.env == 2)
+                    .map(|d| &ci.steps[d.step as usize])
+                    .filter(|s| s.completed <= anchor)
+                    .map(|s| (s.completed, s.outcome))
+                    .collect();
+                let restored = production.iter().any(|&(f, o)| {
+                    o == Outcome::Failed
+                        && production
+                            .iter()
+                            .any(|&(t, o2)| o2 == Outcome::Successful && t > f)
+                });
+                assert!(restored, "{name} seed {seed}");
+                // Build numbers follow creation; steps chain in time.
+                for (i, p) in ci.pipelines.iter().enumerate() {
+                    assert_eq!(p.build_number as usize, i + 1);
+                    let mut prev = p.created;
+                    for s in ci.steps_of(p).iter().filter(|s| s.outcome != Outcome::NotRun) {
+                        assert!(
+                            s.ready >= prev && s.started >= s.ready && s.completed > s.started,
+                            "{name}"
+                        );
+                        prev = s.completed;
+                    }
+                    assert_eq!(prev, p.completed);
+                }
+            }
+        }
+    }
 
     #[test]
     fn outcome_spelling() {

@@ -8,8 +8,8 @@ use crate::clock::{format_micros, SECOND};
 use crate::data::{Repo, Workspace};
 use crate::history::History;
 use crate::pipelines::{
-    Ci, Deployment, DeploymentState, Outcome, Pipeline, PipelineState, Step, StepKind, StepState,
-    Target, ENVIRONMENTS,
+    Ci, Deployment, DeploymentState, Outcome, Pipeline, PipelineState, Step, StepKind, StepState, Target,
+    ENVIRONMENTS,
 };
 use crate::refs::hotfix_branch_names;
 use crate::render::{href, uuid_in_url, PrTexts, Renderer, WEB};
@@ -39,11 +39,7 @@ fn build_script(language: &str) -> &'static [&'static str] {
 }
 
 fn commands(list: &[String]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|c| json!({ "name": c, "command": c }))
-            .collect(),
-    )
+    Value::Array(list.iter().map(|c| json!({ "name": c, "command": c })).collect())
 }
 
 impl Renderer<'_> {
@@ -54,7 +50,11 @@ impl Renderer<'_> {
     /// An environment of `/environments/` (`rank` = index into [`ENVIRONMENTS`]).
     pub fn environment(&self, ci: &Ci, rank: usize) -> Value {
         let (name, slug) = ENVIRONMENTS[rank.min(ENVIRONMENTS.len() - 1)];
-        let uuid = ci.environments.get(rank).map(|e| e.uuid.as_str()).unwrap_or_default();
+        let uuid = ci
+            .environments
+            .get(rank)
+            .map(|e| e.uuid.as_str())
+            .unwrap_or_default();
         json!({
             "type": "deployment_environment",
             "uuid": uuid,
@@ -252,7 +252,10 @@ impl Renderer<'_> {
         let (image, script): (&str, Vec<String>) = match s.kind {
             StepKind::Build => (
                 build_image(repo.language),
-                build_script(repo.language).iter().map(|c| c.to_string()).collect(),
+                build_script(repo.language)
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
             ),
             StepKind::Lint => (build_image(repo.language), vec!["make lint".into()]),
             StepKind::Scan => (
@@ -310,7 +313,14 @@ impl Renderer<'_> {
     }
 
     /// A deployment of `/deployments/`, `None` when it does not exist yet.
-    pub fn deployment(&self, ws: &Workspace, repo: &Repo, h: &History, ci: &Ci, d: &Deployment) -> Option<Value> {
+    pub fn deployment(
+        &self,
+        ws: &Workspace,
+        repo: &Repo,
+        h: &History,
+        ci: &Ci,
+        d: &Deployment,
+    ) -> Option<Value> {
         let state = ci.deployment_state(d, self.now)?;
         let p = ci.pipelines.get(d.pipeline as usize)?;
         let s = ci.steps.get(d.step as usize)?;

@@ -112,7 +112,11 @@ pub fn tasks_of(repo: &Repo, pr: &Pr) -> Vec<Task> {
     }
     let wanted = 1 + r.below(2) as usize;
     let mut k = 8;
-    for &(ev, ordinal) in comments.iter().filter(|(ev, _)| events[*ev].actor != pr.author).take(wanted) {
+    for &(ev, ordinal) in comments
+        .iter()
+        .filter(|(ev, _)| events[*ev].actor != pr.author)
+        .take(wanted)
+    {
         // Resolved at the next event that happens later (there is always one for a closed
         // pull request; an open one may keep it open).
         let at = events[ev].at;
@@ -202,7 +206,9 @@ pub fn diffstat_of(h: &History, pr: &Pr) -> Vec<DiffEntry> {
     if files.is_empty() {
         return Vec::new();
     }
-    let n = (log_uniform(&mut r, 1, 31) as usize).clamp(1, 30).min(files.len());
+    let n = (log_uniform(&mut r, 1, 31) as usize)
+        .clamp(1, 30)
+        .min(files.len());
     let mut picked = files;
     // A partial Fisher–Yates: the first `n` are a uniform sample.
     for i in 0..n {

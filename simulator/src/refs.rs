@@ -116,7 +116,10 @@ impl RefFacts {
             .or_else(|| merged.iter().min())
             .map(|&(_, pi)| pi);
 
-        let hotfixes = hotfix_branch_names(h).into_iter().zip(h.hotfixes.iter().copied()).collect();
+        let hotfixes = hotfix_branch_names(h)
+            .into_iter()
+            .zip(h.hotfixes.iter().copied())
+            .collect();
 
         let mut rng = SeedBuilder::new(0).str("tags").str(&repo.uuid).rng();
         let mut tags: Vec<TagFact> = Vec::new();
@@ -127,9 +130,7 @@ impl RefFacts {
             };
             // Git dates have whole seconds.
             let date = (commit.pushed + rng.range_i64(MINUTE, 10 * MINUTE)) / SECOND * SECOND;
-            let tagger = rng
-                .chance(0.34)
-                .then(|| rng.below(members.max(1) as u64) as u16);
+            let tagger = rng.chance(0.34).then(|| rng.below(members.max(1) as u64) as u16);
             tags.push(TagFact {
                 name: format!("v{version}"),
                 commit: c,
@@ -162,7 +163,12 @@ impl RefFacts {
             let Some(&head) = commits.iter().rev().find(|&&c| pushed(c) <= t) else {
                 continue;
             };
-            let merged = h.pr_merges.get(pi).copied().flatten().is_some_and(|m| pushed(m) <= t);
+            let merged = h
+                .pr_merges
+                .get(pi)
+                .copied()
+                .flatten()
+                .is_some_and(|m| pushed(m) <= t);
             let closes = self.close_source_branch.get(pi).copied().unwrap_or(false)
                 || self.deleted_branch_pr == Some(pi);
             if merged && closes {
@@ -193,7 +199,11 @@ impl RefFacts {
 impl Renderer<'_> {
     fn ref_links(&self, repo: &Repo, kind: &str, name: &str, html: String) -> Value {
         let api = self.repo_api(repo);
-        let esc = name.split('/').map(encode_component).collect::<Vec<_>>().join("/");
+        let esc = name
+            .split('/')
+            .map(encode_component)
+            .collect::<Vec<_>>()
+            .join("/");
         json!({
             "self": href(format!("{api}/refs/{kind}/{esc}")),
             "commits": href(format!("{api}/commits/{esc}")),

@@ -38,7 +38,10 @@ fn branches_and_tags_follow_the_history() {
     let branches = sim.branches("acme", "api");
     let served = values_of(&pages(&sim, &format!("{API}/refs/branches?pagelen=7")));
     assert_eq!(served, branches);
-    assert_eq!(values_of(&pages(&sim, &format!("{API}/refs/branches/"))), branches);
+    assert_eq!(
+        values_of(&pages(&sim, &format!("{API}/refs/branches/"))),
+        branches
+    );
     let names: Vec<&str> = branches.iter().map(|b| s(&b["name"])).collect();
     assert!(names.windows(2).all(|w| w[0] < w[1]), "by name");
     let main = sim.main_branch("acme", "api").unwrap();
@@ -64,7 +67,10 @@ fn branches_and_tags_follow_the_history() {
     let open = prs
         .iter()
         .filter(|p| p["state"] == "OPEN")
-        .filter(|p| !sim.pullrequest_commits("acme", "api", p["id"].as_u64().unwrap() as u32).is_empty())
+        .filter(|p| {
+            !sim.pullrequest_commits("acme", "api", p["id"].as_u64().unwrap() as u32)
+                .is_empty()
+        })
         .collect::<Vec<_>>();
     assert!(!open.is_empty());
     for p in open {
@@ -78,7 +84,10 @@ fn branches_and_tags_follow_the_history() {
         .filter(|p| p["state"] == "MERGED" && p["close_source_branch"] == true)
         .count();
     assert!(merged_closing > 10);
-    for p in prs.iter().filter(|p| p["state"] == "MERGED" && p["close_source_branch"] == true) {
+    for p in prs
+        .iter()
+        .filter(|p| p["state"] == "MERGED" && p["close_source_branch"] == true)
+    {
         let name = s(&p["source"]["branch"]["name"]);
         // Renovate branches are shared by several pull requests.
         if !name.starts_with("renovate/") {
@@ -88,7 +97,10 @@ fn branches_and_tags_follow_the_history() {
 
     let tags = sim.tags("acme", "api");
     assert!(!tags.is_empty());
-    assert_eq!(values_of(&pages(&sim, &format!("{API}/refs/tags?pagelen=2"))), tags);
+    assert_eq!(
+        values_of(&pages(&sim, &format!("{API}/refs/tags?pagelen=2"))),
+        tags
+    );
     for t in &tags {
         assert_eq!(t["type"], "tag");
         let version = s(&t["name"]).strip_prefix('v').unwrap();
@@ -105,7 +117,10 @@ fn branches_and_tags_follow_the_history() {
 
     // An empty repository has none; the future brings more.
     assert!(sim.branches("acme", "sandbox").is_empty());
-    assert_eq!(get(&sim, "/2.0/repositories/acme/sandbox/refs/branches").1["values"], Value::Array(vec![]));
+    assert_eq!(
+        get(&sim, "/2.0/repositories/acme/sandbox/refs/branches").1["values"],
+        Value::Array(vec![])
+    );
     sim.set_clock_offset_hours(720);
     assert!(sim.tags("acme", "api").len() >= tags.len());
     assert!(sim.branches("acme", "api").len() > branches.len());
@@ -116,7 +131,11 @@ fn pipelines_order_sort_quirks_and_pagelen() {
     let sim = sim();
     let truth = sim.pipelines("acme", "api");
     assert!(truth.len() > 30, "{}", truth.len());
-    let created = |v: &[Value]| v.iter().map(|p| s(&p["created_on"]).to_string()).collect::<Vec<_>>();
+    let created = |v: &[Value]| {
+        v.iter()
+            .map(|p| s(&p["created_on"]).to_string())
+            .collect::<Vec<_>>()
+    };
     let t = created(&truth);
     assert!(t.windows(2).all(|w| w[0] >= w[1]), "ground truth newest first");
 
@@ -137,7 +156,10 @@ fn pipelines_order_sort_quirks_and_pagelen() {
         expected
     );
     assert_eq!(get(&sim, &format!("{API}/pipelines/?sort=build_number")).0, 400);
-    let numbers: Vec<u64> = expected.iter().map(|p| p["build_number"].as_u64().unwrap()).collect();
+    let numbers: Vec<u64> = expected
+        .iter()
+        .map(|p| p["build_number"].as_u64().unwrap())
+        .collect();
     assert_eq!(numbers, (1..=truth.len() as u64).collect::<Vec<_>>());
 
     // The `next` quirk: the link drops `sort`, so following it goes back to oldest first.
@@ -146,11 +168,21 @@ fn pipelines_order_sort_quirks_and_pagelen() {
     assert!(!next.contains("sort="), "{next}");
     assert!(next.contains("page=2"));
     let followed = pages(&sim, &format!("{API}/pipelines/?sort=-created_on&pagelen=10"));
-    assert_ne!(values_of(&followed), truth, "a blind client gets the wrong records");
+    assert_ne!(
+        values_of(&followed),
+        truth,
+        "a blind client gets the wrong records"
+    );
     sim.set_pipelines_next_drops_sort(false);
     let (_, first) = get(&sim, &format!("{API}/pipelines/?sort=-created_on&pagelen=10"));
     assert!(s(&first["next"]).contains("sort=-created_on"));
-    assert_eq!(values_of(&pages(&sim, &format!("{API}/pipelines/?sort=-created_on&pagelen=10"))), truth);
+    assert_eq!(
+        values_of(&pages(
+            &sim,
+            &format!("{API}/pipelines/?sort=-created_on&pagelen=10")
+        )),
+        truth
+    );
 
     // pagelen: 100 at most; the optional cap.
     assert_eq!(get(&sim, &format!("{API}/pipelines/?pagelen=100")).0, 200);
@@ -159,7 +191,11 @@ fn pipelines_order_sort_quirks_and_pagelen() {
     sim.set_ci_max_pagelen(Some(50));
     for path in ["pipelines/", "deployments/"] {
         let (status, body) = get(&sim, &format!("{API}/{path}?pagelen=100"));
-        assert_eq!((status, s(&body["error"]["message"])), (400, "Invalid pagelen"), "{path}");
+        assert_eq!(
+            (status, s(&body["error"]["message"])),
+            (400, "Invalid pagelen"),
+            "{path}"
+        );
         assert_eq!(body["type"], "error");
         let (status, body) = get(&sim, &format!("{API}/{path}"));
         assert_eq!((status, body["pagelen"].as_u64()), (200, Some(10)), "{path}");
@@ -172,9 +208,19 @@ fn pipelines_order_sort_quirks_and_pagelen() {
     let uuid = s(&one["uuid"]);
     let encoded = uuid.replace('{', "%7B").replace('}', "%7D");
     assert_eq!(get(&sim, &format!("{API}/pipelines/{encoded}")).1, *one);
-    assert_eq!(get(&sim, &format!("{API}/pipelines/{}", uuid.trim_matches(['{', '}']))).1, *one);
+    assert_eq!(
+        get(
+            &sim,
+            &format!("{API}/pipelines/{}", uuid.trim_matches(['{', '}']))
+        )
+        .1,
+        *one
+    );
     assert_eq!(sim.pipeline("acme", "api", uuid).as_ref(), Some(one));
-    let (status, body) = get(&sim, &format!("{API}/pipelines/%7B00000000-0000-4000-8000-000000000000%7D"));
+    let (status, body) = get(
+        &sim,
+        &format!("{API}/pipelines/%7B00000000-0000-4000-8000-000000000000%7D"),
+    );
     assert_eq!((status, body["type"].as_str()), (404, Some("error")));
     assert_eq!(sim.pipeline("acme", "api", "{nope}"), None);
     assert_eq!(
@@ -233,7 +279,10 @@ fn pipelines_order_sort_quirks_and_pagelen() {
 fn running_pipelines_complete_when_the_clock_moves() {
     let sim = sim();
     let at_anchor = sim.pipelines("acme", "api");
-    let open: Vec<&Value> = at_anchor.iter().filter(|p| p["state"]["name"] != "COMPLETED").collect();
+    let open: Vec<&Value> = at_anchor
+        .iter()
+        .filter(|p| p["state"]["name"] != "COMPLETED")
+        .collect();
     let name = |p: &Value| s(&p["state"]["name"]).to_string();
     assert!(open.iter().any(|p| name(p) == "PENDING"), "a pending pipeline");
     assert!(open.iter().any(|p| p["state"]["stage"]["name"] == "RUNNING"));
@@ -241,13 +290,23 @@ fn running_pipelines_complete_when_the_clock_moves() {
         .iter()
         .find(|p| p["state"]["stage"]["name"] == "PAUSED")
         .expect("a paused pipeline");
-    assert!(s(&paused["created_on"]) < "2026-05-19", "stuck for weeks: {}", paused["created_on"]);
+    assert!(
+        s(&paused["created_on"]) < "2026-05-19",
+        "stuck for weeks: {}",
+        paused["created_on"]
+    );
 
     // A running pipeline has completed, running and pending steps.
-    let running = open.iter().find(|p| p["state"]["stage"]["name"] == "RUNNING").unwrap();
+    let running = open
+        .iter()
+        .find(|p| p["state"]["stage"]["name"] == "RUNNING")
+        .unwrap();
     let steps = values_of(&pages(
         &sim,
-        &format!("{API}/pipelines/{}/steps/", s(&running["uuid"]).replace('{', "%7B").replace('}', "%7D")),
+        &format!(
+            "{API}/pipelines/{}/steps/",
+            s(&running["uuid"]).replace('{', "%7B").replace('}', "%7D")
+        ),
     ));
     assert_eq!(steps, sim.pipeline_steps("acme", "api", s(&running["uuid"])));
     let step_states: Vec<&str> = steps.iter().map(|x| s(&x["state"]["name"])).collect();
@@ -281,7 +340,10 @@ fn running_pipelines_complete_when_the_clock_moves() {
     assert_eq!(last["trigger"]["type"], "pipeline_step_trigger_manual");
     assert!(s(&last["started_on"]) > "2026-06-04");
     sim.set_clock_offset_hours(720);
-    assert!(sim.pipelines("acme", "api").len() > at_anchor.len(), "new pipelines later");
+    assert!(
+        sim.pipelines("acme", "api").len() > at_anchor.len(),
+        "new pipelines later"
+    );
 }
 
 #[test]
@@ -289,17 +351,29 @@ fn deployments_join_pipelines_commits_and_environments() {
     let sim = sim();
     let truth = sim.deployments("acme", "api");
     assert!(truth.len() > 20);
-    assert_eq!(by_page_number(&sim, &format!("{API}/deployments/?pagelen=10")), truth);
-    assert_eq!(by_page_number(&sim, &format!("{API}/deployments?pagelen=100")), truth);
+    assert_eq!(
+        by_page_number(&sim, &format!("{API}/deployments/?pagelen=10")),
+        truth
+    );
+    assert_eq!(
+        by_page_number(&sim, &format!("{API}/deployments?pagelen=100")),
+        truth
+    );
     // The `next` quirk: page + 2.
     let (_, first) = get(&sim, &format!("{API}/deployments/?pagelen=10"));
     assert!(s(&first["next"]).ends_with("page=3"), "{}", first["next"]);
     sim.set_deployments_next_wrong_page(false);
-    assert_eq!(values_of(&pages(&sim, &format!("{API}/deployments/?pagelen=10"))), truth);
+    assert_eq!(
+        values_of(&pages(&sim, &format!("{API}/deployments/?pagelen=10"))),
+        truth
+    );
     sim.set_deployments_next_wrong_page(true);
 
     let environments = sim.environments("acme", "api");
-    assert_eq!(values_of(&pages(&sim, &format!("{API}/environments/"))), environments);
+    assert_eq!(
+        values_of(&pages(&sim, &format!("{API}/environments/"))),
+        environments
+    );
     let env_type: HashMap<&str, &str> = environments
         .iter()
         .map(|e| (s(&e["uuid"]), s(&e["environment_type"]["name"])))
@@ -311,7 +385,11 @@ fn deployments_join_pipelines_commits_and_environments() {
         assert_eq!(e["environment_type"]["rank"], rank);
         assert_eq!(e["lock"]["name"], "OPEN");
     }
-    let hashes: HashSet<String> = sim.commits("acme", "api").iter().map(|c| s(&c["hash"]).to_string()).collect();
+    let hashes: HashSet<String> = sim
+        .commits("acme", "api")
+        .iter()
+        .map(|c| s(&c["hash"]).to_string())
+        .collect();
     let pipelines: HashMap<String, Value> = sim
         .pipelines("acme", "api")
         .into_iter()
@@ -324,11 +402,16 @@ fn deployments_join_pipelines_commits_and_environments() {
         let pipeline = &pipelines[s(&d["release"]["pipeline"]["uuid"])];
         assert_eq!(pipeline["target"]["commit"]["hash"], hash);
         let steps = sim.pipeline_steps("acme", "api", s(&pipeline["uuid"]));
-        let step = steps.iter().find(|x| x["uuid"] == d["step"]["uuid"]).expect("a step of it");
+        let step = steps
+            .iter()
+            .find(|x| x["uuid"] == d["step"]["uuid"])
+            .expect("a step of it");
         assert_eq!(step["environment"]["uuid"], d["environment"]["uuid"]);
         assert!(env_type.contains_key(s(&d["environment"]["uuid"])));
         match s(&d["state"]["name"]) {
-            "UNDEPLOYED" => assert!(d.get("last_update_time").is_none() && d["state"]["trigger_url"].is_string()),
+            "UNDEPLOYED" => {
+                assert!(d.get("last_update_time").is_none() && d["state"]["trigger_url"].is_string())
+            }
             "IN_PROGRESS" => assert_eq!(d["last_update_time"], d["state"]["started_on"]),
             "COMPLETED" => {
                 assert_eq!(d["last_update_time"], d["state"]["completed_on"]);
@@ -341,7 +424,10 @@ fn deployments_join_pipelines_commits_and_environments() {
     assert!(truth.iter().any(|d| state(d) == "UNDEPLOYED"));
     assert!(truth.iter().any(|d| state(d) == "IN_PROGRESS"));
     // Served order is not time order.
-    let times: Vec<&str> = truth.iter().filter_map(|d| d["last_update_time"].as_str()).collect();
+    let times: Vec<&str> = truth
+        .iter()
+        .filter_map(|d| d["last_update_time"].as_str())
+        .collect();
     assert!(times.windows(2).any(|w| w[0] < w[1]) && times.windows(2).any(|w| w[0] > w[1]));
 
     // A failed deployment restored later on the same environment.
@@ -367,7 +453,11 @@ fn deployments_join_pipelines_commits_and_environments() {
         .iter()
         .filter(|d| env_type[s(&d["environment"]["uuid"])] == "Production")
         .filter(|d| d["state"]["status"]["name"] == "SUCCESSFUL")
-        .filter(|d| merges.iter().any(|m| s(&d["release"]["commit"]["hash"]).starts_with(m.as_str())))
+        .filter(|d| {
+            merges
+                .iter()
+                .any(|m| s(&d["release"]["commit"]["hash"]).starts_with(m.as_str()))
+        })
         .count();
     assert!(production > 5, "{production}");
 
@@ -386,7 +476,11 @@ fn deployments_join_pipelines_commits_and_environments() {
 fn pullrequest_commits_and_the_deleted_branch() {
     let sim = sim();
     let prs = sim.pullrequests("acme", "api");
-    let hashes: HashSet<String> = sim.commits("acme", "api").iter().map(|c| s(&c["hash"]).to_string()).collect();
+    let hashes: HashSet<String> = sim
+        .commits("acme", "api")
+        .iter()
+        .map(|c| s(&c["hash"]).to_string())
+        .collect();
     let mut non_empty = 0;
     for p in &prs {
         let id = p["id"].as_u64().unwrap() as u32;
@@ -397,14 +491,20 @@ fn pullrequest_commits_and_the_deleted_branch() {
         if let Some(first) = list.first() {
             non_empty += 1;
             if p["state"] != "OPEN" {
-                assert!(s(&first["hash"]).starts_with(s(&p["source"]["commit"]["hash"])), "#{id}");
+                assert!(
+                    s(&first["hash"]).starts_with(s(&p["source"]["commit"]["hash"])),
+                    "#{id}"
+                );
             }
         }
     }
     assert!(non_empty > prs.len() * 9 / 10);
     let merged = prs.iter().find(|p| p["state"] == "MERGED").unwrap();
     let id = merged["id"].as_u64().unwrap() as u32;
-    let served = values_of(&pages(&sim, &format!("{API}/pullrequests/{id}/commits?pagelen=1")));
+    let served = values_of(&pages(
+        &sim,
+        &format!("{API}/pullrequests/{id}/commits?pagelen=1"),
+    ));
     assert_eq!(served, sim.pullrequest_commits("acme", "api", id));
 
     let deleted = sim.pullrequest_with_deleted_source_branch("acme", "api").unwrap();
@@ -413,7 +513,10 @@ fn pullrequest_commits_and_the_deleted_branch() {
     assert_eq!(body["values"], Value::Array(vec![]));
     let pr = prs.iter().find(|p| p["id"] == deleted).unwrap();
     let merge = s(&pr["merge_commit"]["hash"]);
-    assert!(hashes.iter().any(|h| h.starts_with(merge)), "its merge commit exists");
+    assert!(
+        hashes.iter().any(|h| h.starts_with(merge)),
+        "its merge commit exists"
+    );
     sim.set_clock_offset_hours(-24 * 120);
     assert_eq!(sim.pullrequest_with_deleted_source_branch("acme", "api"), None);
     sim.set_clock_offset_hours(0);
@@ -441,7 +544,9 @@ fn pullrequest_diffstat_redirects_then_pages() {
         s(&pr["destination"]["commit"]["hash"]),
     );
     assert_eq!(location, &expected);
-    let target = location.strip_prefix(&format!("http://{}", sim.local_addr())).unwrap();
+    let target = location
+        .strip_prefix(&format!("http://{}", sim.local_addr()))
+        .unwrap();
     let (status, page) = get(&sim, target);
     assert_eq!(status, 200);
     assert_eq!(page["pagelen"], 500);
@@ -475,8 +580,14 @@ fn pullrequest_diffstat_redirects_then_pages() {
 
     // Status overrides reach both paths.
     sim.set_status_override(&format!("{API}/pullrequests/7/diffstat"), 555);
-    assert_eq!(get_reply(&sim, &format!("{API}/pullrequests/7/diffstat")).status, 555);
-    assert_eq!(get_reply(&sim, &format!("{API}/pullrequests/8/diffstat")).status, 302);
+    assert_eq!(
+        get_reply(&sim, &format!("{API}/pullrequests/7/diffstat")).status,
+        555
+    );
+    assert_eq!(
+        get_reply(&sim, &format!("{API}/pullrequests/8/diffstat")).status,
+        302
+    );
     sim.set_status_override(&format!("{API}/diffstat"), 404);
     assert_eq!(get(&sim, target).0, 404);
     sim.clear_status_overrides();
@@ -540,7 +651,10 @@ fn pullrequest_statuses_and_tasks() {
             }
         }
     }
-    assert!(from_pipelines > 20 && external > 20, "{from_pipelines} {external}");
+    assert!(
+        from_pipelines > 20 && external > 20,
+        "{from_pipelines} {external}"
+    );
     assert!(resolved > 3, "{resolved}");
     let with_tasks = prs.iter().find(|p| p["task_count"].as_u64() > Some(0)).unwrap();
     let id = with_tasks["id"].as_u64().unwrap();
