@@ -7,7 +7,7 @@
 //! # Environments
 //!
 //! `Test`, `Staging` and `Production` (ranks 0, 1, 2), created 1 hour to 3 days before Pipelines
-//! were enabled, so before their first deployment.
+//! were enabled (but after the repository), so before their first deployment.
 //!
 //! # Pipelines
 //!
@@ -363,7 +363,8 @@ impl Ci {
             .iter()
             .map(|_| Environment {
                 uuid: rng.uuid_braced(),
-                created: since - rng.range_i64(HOUR, 3 * DAY),
+                // Never before the repository itself.
+                created: (since - rng.range_i64(HOUR, 3 * DAY)).max(repo.created_on + MINUTE),
             })
             .collect();
 
@@ -825,6 +826,41 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Pins the default dataset's pipeline and deployment counts documented in the README
+    /// (update both together).
+    #[test]
+    fn default_dataset_counts() {
+        let config = SimConfig::default().with_anchor(
+            DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+                .unwrap()
+                .into(),
+        );
+        let d = Dataset::generate(&config);
+        let mut counts = [[0usize; 2]; 2];
+        for ws in &d.workspaces {
+            let names: Vec<String> = ws
+                .members
+                .iter()
+                .map(|&u| d.users[u as usize].display_name.clone())
+                .collect();
+            for repo in &ws.repos {
+                let h = History::generate(repo, &names, d.anchor, d.horizon);
+                let ci = Ci::generate(repo, &h, d.anchor, d.horizon, ws.members.len());
+                for (k, t) in [d.now(0), d.now(720)].into_iter().enumerate() {
+                    if repo.visible_at(t) {
+                        counts[k][0] += ci.visible_pipelines(t);
+                        counts[k][1] += ci
+                            .deployments
+                            .iter()
+                            .filter(|x| ci.deployment_state(x, t).is_some())
+                            .count();
+                    }
+                }
+            }
+        }
+        assert_eq!(counts, [[348, 311], [526, 485]]);
     }
 
     /// The guarantees of the module documentation hold for every repository, whatever the seed.

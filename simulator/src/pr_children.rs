@@ -86,9 +86,40 @@ fn task_id(repo: &Repo, pr: &Pr, k: u64) -> u64 {
     base + u64::from(pr.id) * 16 + k
 }
 
+/// The tasks created on comments: `(event index of the comment, its ordinal among the
+/// comments, when the task is resolved)`. Cheap: `task_count` is computed from it for every
+/// pull request rendered.
+fn comment_tasks(repo: &Repo, pr: &Pr) -> Vec<(usize, u64, Micros)> {
+    let mut r = SeedBuilder::new(pr.seed).str("tasks").rng();
+    if !r.chance(0.4) {
+        return Vec::new();
+    }
+    let wanted = 1 + r.below(2) as usize;
+    let events = repo.events_of(pr);
+    let mut out = Vec::new();
+    let mut ordinal = 0;
+    for (k, e) in events.iter().enumerate() {
+        if e.kind != EventKind::Comment {
+            continue;
+        }
+        ordinal += 1;
+        if e.actor == pr.author || out.len() == wanted {
+            continue;
+        }
+        // Resolved at the next event that happens later (an open pull request may have none).
+        if let Some(next) = events[k + 1..].iter().find(|x| x.at > e.at) {
+            out.push((k, ordinal - 1, next.at));
+        }
+    }
+    out
+}
+
 /// Every task a pull request ever has, by id.
 pub fn tasks_of(repo: &Repo, pr: &Pr) -> Vec<Task> {
-    let mut r = SeedBuilder::new(pr.seed).str("tasks").rng();
+    let text = |k: u64| {
+        let mut r = SeedBuilder::new(pr.seed).str("task-text").num(k).rng();
+        TASKS[r.below(TASKS.len() as u64) as usize]
+    };
     let mut out: Vec<Task> = (0..u64::from(pr.task_count))
         .map(|k| Task {
             id: task_id(repo, pr, k),
@@ -96,51 +127,30 @@ pub fn tasks_of(repo: &Repo, pr: &Pr) -> Vec<Task> {
             creator: pr.author,
             resolved: None,
             comment: None,
-            text: TASKS[r.below(TASKS.len() as u64) as usize],
+            text: text(k),
         })
         .collect();
     let events = repo.events_of(pr);
-    let comments: Vec<(usize, u64)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind == EventKind::Comment)
-        .enumerate()
-        .map(|(ordinal, (k, _))| (k, ordinal as u64))
-        .collect();
-    if comments.is_empty() || !r.chance(0.4) {
-        return out;
-    }
-    let wanted = 1 + r.below(2) as usize;
-    let mut k = 8;
-    for &(ev, ordinal) in comments
-        .iter()
-        .filter(|(ev, _)| events[*ev].actor != pr.author)
-        .take(wanted)
-    {
-        // Resolved at the next event that happens later (there is always one for a closed
-        // pull request; an open one may keep it open).
-        let at = events[ev].at;
-        let Some(next) = events[ev + 1..].iter().find(|e| e.at > at) else {
-            continue;
-        };
+    for (j, (ev, ordinal, resolved)) in comment_tasks(repo, pr).into_iter().enumerate() {
+        let k = 8 + j as u64;
         out.push(Task {
             id: task_id(repo, pr, k),
-            created: at,
+            created: events[ev].at,
             creator: events[ev].actor,
-            resolved: Some((next.at, pr.author)),
+            resolved: Some((resolved, pr.author)),
             comment: Some(comment_id(repo, pr, ordinal)),
-            text: TASKS[r.below(TASKS.len() as u64) as usize],
+            text: text(k),
         });
-        k += 1;
     }
     out
 }
 
 /// `task_count` at `t`: the tasks created and not resolved by then.
 pub fn open_tasks_at(repo: &Repo, pr: &Pr, t: Micros) -> u32 {
-    let extra = tasks_of(repo, pr)
+    let events = repo.events_of(pr);
+    let extra = comment_tasks(repo, pr)
         .iter()
-        .filter(|task| task.resolved.is_some_and(|(r, _)| task.created <= t && t < r))
+        .filter(|&&(ev, _, resolved)| events[ev].at <= t && t < resolved)
         .count() as u32;
     u32::from(pr.task_count) + extra
 }

@@ -203,6 +203,22 @@ fn pipelines_order_sort_quirks_and_pagelen() {
     }
     sim.set_ci_max_pagelen(None);
 
+    // The repository by its {uuid}.
+    let repo_uuid = sim
+        .repositories("acme")
+        .into_iter()
+        .find(|r| r["slug"] == "api")
+        .unwrap()["uuid"]
+        .clone();
+    let by_uuid = format!(
+        "/2.0/repositories/acme/{}/pipelines/?pagelen=5",
+        s(&repo_uuid).replace('{', "%7B").replace('}', "%7D")
+    );
+    assert_eq!(
+        get(&sim, &by_uuid).1["values"],
+        Value::Array(expected[..5].to_vec())
+    );
+
     // One pipeline by uuid (braces URL-encoded, or bare); unknown → 404 JSON.
     let one = &truth[3];
     let uuid = s(&one["uuid"]);
@@ -647,7 +663,12 @@ fn pullrequest_statuses_and_tasks() {
             if t["state"] == "RESOLVED" {
                 resolved += 1;
                 assert!(t["resolved_on"].is_string() && t["resolved_by"]["type"] == "user");
-                assert!(t["comment"]["id"].is_u64());
+                let comment = sim
+                    .pullrequest_activity_of("acme", "api", id)
+                    .into_iter()
+                    .find(|a| a["comment"]["id"] == t["comment"]["id"])
+                    .expect("the task's comment is in the activity");
+                assert_eq!(comment["comment"]["created_on"], t["created_on"]);
             }
         }
     }
