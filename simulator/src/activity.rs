@@ -108,7 +108,7 @@ const COMMENTS: &[&str] = &[
 ];
 
 /// A repository-wide base for comment ids (ids are unique within the repository).
-fn comment_id(repo: &Repo, pr: &Pr, ordinal: u64) -> u64 {
+pub(crate) fn comment_id(repo: &Repo, pr: &Pr, ordinal: u64) -> u64 {
     let base = 100_000_000 + SeedBuilder::new(0).str("comments").str(&repo.uuid).finish() % 400_000_000;
     base + u64::from(pr.id) * 64 + ordinal
 }

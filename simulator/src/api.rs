@@ -22,7 +22,7 @@ use crate::activity::ActivityIndex;
 use crate::auth::{AuthOutcome, Credentials};
 use crate::bbql::{Field, Filter, Sort, SortKey, Subject};
 use crate::clock::{format_micros, Micros};
-use crate::config::SimConfig;
+use crate::config::{Quirks, SimConfig};
 use crate::data::{Dataset, PrIndex, PrState, Repo, Workspace};
 use crate::endpoints::CommitOrder;
 use crate::error::ApiError;
@@ -31,6 +31,8 @@ use crate::faults::FaultState;
 use crate::history::History;
 use crate::oauth::{OAuth, TokenStatus, TOKEN_PATH};
 use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
+use crate::pipelines::Ci;
+use crate::refs::RefFacts;
 use crate::render::{PrExtras, Renderer};
 use crate::urlenc::{decode, Query};
 
@@ -170,6 +172,49 @@ pub enum Route {
     UserEmails,
     /// `GET /2.0/repositories/{ws}/{repo}/components|versions|milestones`
     IssueObjects(String, String, IssueKind),
+    /// `GET /2.0/repositories/{ws}/{repo}/refs/branches`
+    Branches(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/refs/tags`
+    Tags(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/environments/`
+    Environments(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pipelines/`
+    Pipelines(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pipelines/{uuid}`
+    Pipeline(String, String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pipelines/{uuid}/steps/`
+    PipelineSteps(String, String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/deployments/`
+    Deployments(String, String),
+    /// `GET /2.0/repositories/{ws}/{repo}/pullrequests/{id}/commits|diffstat|statuses|tasks`
+    PrChild(String, String, u32, PrChild),
+    /// `GET /2.0/repositories/{ws}/{repo}/diffstat/{spec}` (the spec may contain slashes)
+    Diffstat(String, String, String),
+}
+
+/// A child collection of a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrChild {
+    /// `/commits`.
+    Commits,
+    /// `/diffstat` (a redirect).
+    Diffstat,
+    /// `/statuses`.
+    Statuses,
+    /// `/tasks`.
+    Tasks,
+}
+
+impl PrChild {
+    fn parse(s: &str) -> Option<PrChild> {
+        match s {
+            "commits" => Some(PrChild::Commits),
+            "diffstat" => Some(PrChild::Diffstat),
+            "statuses" => Some(PrChild::Statuses),
+            "tasks" => Some(PrChild::Tasks),
+            _ => None,
+        }
+    }
 }
 
 impl Route {
@@ -219,6 +264,30 @@ impl Route {
             ["repositories", ws, repo, "permissions-config", "groups", group] => {
                 Route::GroupPermission(ws.to_string(), repo.to_string(), group.to_string())
             }
+            ["repositories", ws, repo, "refs", "branches"] => {
+                Route::Branches(ws.to_string(), repo.to_string())
+            }
+            ["repositories", ws, repo, "refs", "tags"] => Route::Tags(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "environments"] => {
+                Route::Environments(ws.to_string(), repo.to_string())
+            }
+            ["repositories", ws, repo, "pipelines"] => Route::Pipelines(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "pipelines", uuid] => {
+                Route::Pipeline(ws.to_string(), repo.to_string(), uuid.to_string())
+            }
+            ["repositories", ws, repo, "pipelines", uuid, "steps"] => {
+                Route::PipelineSteps(ws.to_string(), repo.to_string(), uuid.to_string())
+            }
+            ["repositories", ws, repo, "deployments"] => Route::Deployments(ws.to_string(), repo.to_string()),
+            ["repositories", ws, repo, "pullrequests", id, child] => Route::PrChild(
+                ws.to_string(),
+                repo.to_string(),
+                id.parse().ok()?,
+                PrChild::parse(child)?,
+            ),
+            ["repositories", ws, repo, "diffstat", spec @ ..] if !spec.is_empty() => {
+                Route::Diffstat(ws.to_string(), repo.to_string(), spec.join("/"))
+            }
             ["users", account] => Route::UserByAccount(account.to_string()),
             ["user", "emails"] => Route::UserEmails,
             ["repositories", ws, repo, kind] => {
@@ -254,6 +323,12 @@ pub struct State {
     pub(crate) commit_cache: Mutex<HashMap<(usize, usize), Arc<CommitOrder>>>,
     /// Activity indexes per (workspace, repository), valid for the time they carry.
     pub(crate) activity_cache: Mutex<HashMap<(usize, usize), Arc<ActivityIndex>>>,
+    /// Refs (branches, tags) per (workspace, repository).
+    pub(crate) refs_cache: Mutex<HashMap<(usize, usize), Arc<RefFacts>>>,
+    /// Pipelines, deployments and environments per (workspace, repository).
+    pub(crate) ci_cache: Mutex<HashMap<(usize, usize), Arc<Ci>>>,
+    /// Quirks of the Pipelines and Deployments endpoints.
+    pub(crate) quirks: Mutex<Quirks>,
     /// Issue-tracker mode.
     pub(crate) issue_trackers: Mutex<IssueTrackers>,
     /// Whether `GET /repositories` is served (else 410 CHANGE-2770).
@@ -291,6 +366,9 @@ impl State {
             history_cache: Mutex::new(HashMap::new()),
             commit_cache: Mutex::new(HashMap::new()),
             activity_cache: Mutex::new(HashMap::new()),
+            refs_cache: Mutex::new(HashMap::new()),
+            ci_cache: Mutex::new(HashMap::new()),
+            quirks: Mutex::new(config.quirks),
             issue_trackers: Mutex::new(config.issue_trackers),
             public_repositories: AtomicBool::new(config.public_repositories),
             status_overrides: Mutex::new(Vec::new()),
@@ -481,6 +559,30 @@ impl State {
                     .src(ws, slug, rf, path, &query, &links)
                     .unwrap_or_else(|e| ApiResponse::error(&e))
             }
+            Route::PrChild(ws, slug, id, PrChild::Diffstat) => {
+                return self
+                    .pr_diffstat_redirect(ws, slug, *id, req)
+                    .unwrap_or_else(|e| ApiResponse::error(&e))
+            }
+            Route::PrChild(ws, slug, id, PrChild::Commits) => {
+                self.pr_commits_page(ws, slug, *id, &query, &links)
+            }
+            Route::PrChild(ws, slug, id, PrChild::Statuses) => {
+                self.default_page(self.pr_statuses_list(ws, slug, *id), &query, &links)
+            }
+            Route::PrChild(ws, slug, id, PrChild::Tasks) => {
+                self.default_page(self.pr_tasks_list(ws, slug, *id), &query, &links)
+            }
+            Route::Diffstat(ws, slug, spec) => self.diffstat_page(ws, slug, spec, &query, &links),
+            Route::Branches(ws, slug) => self.branches_page(ws, slug, &query, &links),
+            Route::Tags(ws, slug) => self.tags_page(ws, slug, &query, &links),
+            Route::Environments(ws, slug) => {
+                self.default_page(self.environments_list(ws, slug), &query, &links)
+            }
+            Route::Pipelines(ws, slug) => self.pipelines_page(ws, slug, &query, &links),
+            Route::Pipeline(ws, slug, uuid) => self.pipeline_one(ws, slug, uuid),
+            Route::PipelineSteps(ws, slug, uuid) => self.steps_page(ws, slug, uuid, &query, &links),
+            Route::Deployments(ws, slug) => self.deployments_page(ws, slug, &query, &links),
             Route::AllRepositories => self.all_repositories_page(&query, &links),
             Route::Commits(ws, slug) => self.commits_page(ws, slug, &query, &links),
             Route::Activity(ws, slug, pr) => self.activity_page(ws, slug, *pr, &query, &links),

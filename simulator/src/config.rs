@@ -8,6 +8,35 @@ use chrono::{DateTime, Utc};
 use crate::extras::IssueTrackers;
 use crate::faults::Faults;
 
+/// Switchable API quirks of the Pipelines and Deployments endpoints (realistic defaults).
+///
+/// Bitbucket's `next` links on these endpoints cannot be trusted; a client that builds
+/// `page=N` itself is unaffected, one that follows `next` blindly gets the wrong records.
+/// Changeable at runtime with [`crate::Simulator::set_quirks`] and the per-quirk setters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// `GET …/pipelines/` `next` links drop the `sort` parameter, so page 2 of a
+    /// `sort=-created_on` read is page 2 of the default (oldest-first) order. Default true.
+    pub pipelines_next_drops_sort: bool,
+    /// `GET …/deployments/` `next` links point two pages ahead (`page+2`), skipping a page.
+    /// Default true.
+    pub deployments_next_wrong_page: bool,
+    /// The largest `pagelen` `/pipelines/` and `/deployments/` accept (`None`: 100, the
+    /// documented maximum). When set, a larger `pagelen` answers `400 Invalid pagelen`; a
+    /// request without `pagelen` gets the default 10. Default `None`.
+    pub ci_max_pagelen: Option<usize>,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            pipelines_next_drops_sort: true,
+            deployments_next_wrong_page: true,
+            ci_max_pagelen: None,
+        }
+    }
+}
+
 /// Everything the simulator needs to start. The dataset is a pure function of this value.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -55,6 +84,8 @@ pub struct SimConfig {
     /// Whether every refresh-token grant returns a new refresh token and invalidates the old
     /// one (default false).
     pub rotate_refresh_tokens: bool,
+    /// Quirks of the Pipelines and Deployments endpoints (default: [`Quirks::default`]).
+    pub quirks: Quirks,
 }
 
 /// One workspace of the dataset.
@@ -90,6 +121,10 @@ pub struct RepositorySpec {
     /// An empty repository (never pushed to): no commits, no source tree, no pull requests
     /// (`pullrequests` is ignored), `mainbranch` null.
     pub empty: bool,
+    /// Whether Bitbucket Pipelines (and Deployments) are enabled (default true). Without them
+    /// `/pipelines/`, `/deployments/` and `/environments/` answer an empty page, and pull
+    /// request statuses come from an external CI. An empty repository never has pipelines.
+    pub pipelines: bool,
 }
 
 impl RepositorySpec {
@@ -101,13 +136,22 @@ impl RepositorySpec {
             pullrequests,
             created_offset_hours: None,
             empty: false,
+            pipelines: true,
         }
+    }
+
+    /// The same repository, without Bitbucket Pipelines (see
+    /// [`RepositorySpec::pipelines`](RepositorySpec#structfield.pipelines)).
+    pub fn without_pipelines(mut self) -> Self {
+        self.pipelines = false;
+        self
     }
 
     /// The same repository, empty (see [`RepositorySpec::empty`](RepositorySpec#structfield.empty)).
     pub fn empty(mut self) -> Self {
         self.empty = true;
         self.pullrequests = 0;
+        self.pipelines = false;
         self
     }
 
@@ -138,6 +182,8 @@ impl Default for SimConfig {
     ///   anchor + 200 h so it only appears when the clock moves forward, and `sandbox`, an
     ///   empty repository (no commits, no main branch, no pull requests);
     /// - `globex` (6 members): `core-service` (90), `docs-site` (40, public).
+    ///
+    /// Pipelines are enabled everywhere but in `sandbox` (empty) and `docs-site`.
     fn default() -> Self {
         SimConfig {
             anchor: now_truncated(),
@@ -164,7 +210,7 @@ impl Default for SimConfig {
                     administrator: false,
                     repositories: vec![
                         RepositorySpec::new("core-service", 90),
-                        RepositorySpec::new("docs-site", 40).public(),
+                        RepositorySpec::new("docs-site", 40).public().without_pipelines(),
                     ],
                 },
             ],
@@ -182,6 +228,7 @@ impl Default for SimConfig {
             oauth_refresh_token: "demo-refresh".into(),
             token_lifetime_secs: 3600,
             rotate_refresh_tokens: false,
+            quirks: Quirks::default(),
         }
     }
 }
@@ -189,7 +236,8 @@ impl Default for SimConfig {
 impl SimConfig {
     /// A uniform dataset for benchmarks: `workspaces` workspaces (`ws-001`, …) of
     /// `repos_per_workspace` historical repositories (`repo-0001`, …; every fourth one public)
-    /// with `prs_per_repo` pull requests each and 8 members. Other fields are the defaults.
+    /// with `prs_per_repo` pull requests each and 8 members, Pipelines enabled everywhere.
+    /// Other fields are the defaults.
     pub fn scaled(workspaces: usize, repos_per_workspace: usize, prs_per_repo: u32) -> Self {
         let workspaces = (1..=workspaces)
             .map(|w| WorkspaceSpec {
@@ -204,6 +252,7 @@ impl SimConfig {
                         pullrequests: prs_per_repo,
                         created_offset_hours: None,
                         empty: false,
+                        pipelines: true,
                     })
                     .collect(),
             })

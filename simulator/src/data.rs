@@ -186,6 +186,8 @@ pub struct Repo {
     pub project: usize,
     /// Whether pull requests carry a `queued` flag (merge queue enabled).
     pub merge_queue: bool,
+    /// Whether Bitbucket Pipelines and Deployments are enabled (never for an empty repository).
+    pub pipelines: bool,
     /// `created_on`.
     pub created_on: Micros,
     /// Push times (sorted); each bumps `updated_on` and `size`.
@@ -726,6 +728,7 @@ fn gen_repo(ws: &WsCtx<'_>, spec: &RepositorySpec) -> Repo {
         empty: spec.empty,
         project,
         merge_queue,
+        pipelines: spec.pipelines && !spec.empty,
         created_on,
         pushes,
         base_size,

@@ -14,7 +14,13 @@
 //!   forks from the main-line commit current at its date, the last one is the merge commit's
 //!   second parent. Its hash starts with the pull request's `source.commit.hash`, and the
 //!   merge commit's with its `merge_commit.hash`.
-//! - A pull request that never closes has 1–2 commits on its branch, never merged.
+//! - A pull request that never closes has 1–3 commits on its branch, never merged.
+//! - A declined or superseded pull request has 1–3 commits on its branch, within two days of
+//!   its creation and before it closed (drawn last, from a generator of their own, so that they
+//!   change nothing above). Its branch stays, so they stay in `/commits`.
+//! - [`History::pr_branches`], [`History::pr_merges`] and [`History::hotfixes`] tell which
+//!   commits belong to which pull request or late push (for refs, pipelines and pull request
+//!   commits).
 //! - Two **late pushes** per repository with history: a single commit on a hotfix branch,
 //!   authored about ten days before it was pushed; one pushed shortly before the anchor (so
 //!   it sits at the top of the list at the anchor), one in the future window.
@@ -132,6 +138,13 @@ pub struct History {
     by_hash: HashMap<String, u32>,
     /// Every file ever, sorted by path.
     pub files: Vec<TreeFile>,
+    /// Per pull request (index into the repository's `prs`): the commits of its source
+    /// branch, oldest first (empty when it has none).
+    pub pr_branches: Vec<Vec<u32>>,
+    /// Per pull request: its merge commit, if it ever merges.
+    pub pr_merges: Vec<Option<u32>>,
+    /// The late pushes (one commit each on a hotfix branch), in push order.
+    pub hotfixes: Vec<u32>,
 }
 
 /// Whether `s` is non-empty lower-case hexadecimal.
@@ -199,6 +212,11 @@ impl History {
         }
         groups.sort_by_key(|g| std::cmp::Reverse((g.0, g.1)));
         groups.into_iter().flat_map(|(_, _, m)| m).collect()
+    }
+
+    /// The main line (indexes into `commits`), oldest first; pushed times are non-decreasing.
+    pub fn main_line(&self) -> &[u32] {
+        &self.main
     }
 
     /// The main branch's head at `t` (`None` before the first commit).
@@ -510,6 +528,8 @@ impl Gen<'_> {
             let n = main_times.partition_point(|&m| m < t);
             main[n.saturating_sub(1)]
         };
+        let mut pr_branches: Vec<Vec<u32>> = vec![Vec::new(); repo.prs.len()];
+        let mut pr_merges: Vec<Option<u32>> = vec![None; repo.prs.len()];
         for (k, &(pi, at, _)) in merges.iter().enumerate() {
             let pr = &repo.prs[pi];
             let lo = (pr.created_on + MINUTE).max(at - 4 * DAY);
@@ -518,6 +538,8 @@ impl Gen<'_> {
             if let Some(&tip) = branch.last() {
                 self.commits[merge_commit[k] as usize].parents.push(tip);
             }
+            pr_merges[pi] = Some(merge_commit[k]);
+            pr_branches[pi].clone_from(&branch);
             if let Some(Group::Merge { branch: b, .. }) = groups.get_mut(merge_group[k]) {
                 *b = branch;
             }
@@ -537,10 +559,12 @@ impl Gen<'_> {
             let hi = (pr.created_on + 12 * HOUR).min(horizon);
             let branch = self.branch_commits(pi, lo, hi, &tip_before);
             if !branch.is_empty() {
+                pr_branches[pi].clone_from(&branch);
                 groups.push(Group::Branch(branch));
             }
         }
         // Late pushes: authored about ten days before they were pushed.
+        let mut hotfixes = Vec::new();
         if created < anchor - 20 * DAY {
             let last_before = self
                 .commits
@@ -566,6 +590,27 @@ impl Gen<'_> {
                     message: format!("Hotfix: {subject}\n\nCherry-picked from a local branch.\n"),
                 });
                 groups.push(Group::Single(c));
+                hotfixes.push(c);
+            }
+        }
+        // Branches of declined and superseded pull requests: 1–3 commits within two days of
+        // the pull request's creation, before it closed. Drawn from a generator of their own,
+        // after everything else, so that the commits above keep their hashes and dates.
+        self.rng = SeedBuilder::new(0).str("closed-branches").str(&repo.uuid).rng();
+        for (pi, pr) in repo.prs.iter().enumerate() {
+            let Some(close) = repo
+                .events_of(pr)
+                .iter()
+                .find(|e| matches!(e.kind, EventKind::Decline | EventKind::Supersede))
+            else {
+                continue;
+            };
+            let lo = pr.created_on + MINUTE;
+            let hi = (pr.created_on + 2 * DAY).min(close.at - MINUTE);
+            let branch = self.branch_commits(pi, lo, hi, &tip_before);
+            if !branch.is_empty() {
+                pr_branches[pi].clone_from(&branch);
+                groups.push(Group::Branch(branch));
             }
         }
         History {
@@ -574,6 +619,9 @@ impl Gen<'_> {
             main,
             by_hash: HashMap::new(),
             files: Vec::new(),
+            pr_branches,
+            pr_merges,
+            hotfixes,
         }
     }
 

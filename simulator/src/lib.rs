@@ -20,7 +20,10 @@
 //! [`bbql`] (`q` and `sort`), [`auth`], [`api`] (routing, `State`, request handling),
 //! [`endpoints`] (repository-level handlers), [`history`] (commits and source trees),
 //! [`activity`] (pull request activity), [`extras`] (restrictions, forks, watchers,
-//! permissions, groups, issue objects), [`faults`], [`oauth`], `server` (hyper plumbing).
+//! permissions, groups, issue objects), [`refs`] (branches, tags), [`pipelines`] (pipelines,
+//! steps, deployments, environments: facts and time model) and [`pipelines_json`] (their JSON),
+//! [`pr_children`] (pull request commits, diffstat, statuses, tasks), [`endpoints_metrics`]
+//! (their handlers), [`faults`], [`oauth`], `server` (hyper plumbing).
 
 pub mod activity;
 pub mod api;
@@ -30,6 +33,7 @@ pub mod clock;
 pub mod config;
 pub mod data;
 pub mod endpoints;
+pub mod endpoints_metrics;
 pub mod error;
 pub mod extras;
 pub mod faults;
@@ -37,7 +41,11 @@ pub mod history;
 mod names;
 pub mod oauth;
 pub mod paginate;
+pub mod pipelines;
+pub mod pipelines_json;
+pub mod pr_children;
 pub mod prng;
+pub mod refs;
 pub mod render;
 mod server;
 pub mod urlenc;
@@ -52,7 +60,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use api::RecordedRequest;
-pub use config::{RepositorySpec, SimConfig, WorkspaceSpec};
+pub use config::{Quirks, RepositorySpec, SimConfig, WorkspaceSpec};
 pub use extras::IssueTrackers;
 pub use faults::Faults;
 
@@ -394,6 +402,110 @@ impl Simulator {
     /// Removes every status override.
     pub fn clear_status_overrides(&self) {
         lock(&self.state.status_overrides).clear();
+    }
+
+    // ----- engineering metrics: refs, pipelines, deployments, pull request children -------------
+
+    /// Ground truth: the branches of `GET …/refs/branches` now, by name.
+    pub fn branches(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.branches_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: the tags of `GET …/refs/tags` now, by name.
+    pub fn tags(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.tags_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: the environments of `GET …/environments/` now, by rank (empty without
+    /// Pipelines).
+    pub fn environments(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.environments_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: every pipeline now, newest first (by `created_on`; the endpoint's default
+    /// order is the reverse).
+    pub fn pipelines(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.pipelines_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: `GET …/pipelines/{uuid}` now (`None` when unknown or not created yet).
+    pub fn pipeline(&self, workspace: &str, repo: &str, uuid: &str) -> Option<Value> {
+        self.state.pipeline_one(workspace, repo, uuid).ok()
+    }
+
+    /// Ground truth: the steps of a pipeline now, in order.
+    pub fn pipeline_steps(&self, workspace: &str, repo: &str, pipeline_uuid: &str) -> Vec<Value> {
+        self.state
+            .pipeline_steps_list(workspace, repo, pipeline_uuid)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: every deployment now, in served order (environment, then number
+    /// descending: not time order).
+    pub fn deployments(&self, workspace: &str, repo: &str) -> Vec<Value> {
+        self.state.deployments_list(workspace, repo).unwrap_or_default()
+    }
+
+    /// Ground truth: the commits of `GET …/pullrequests/{id}/commits` now, newest first.
+    pub fn pullrequest_commits(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
+        self.state
+            .pr_commits_list(workspace, repo, id)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the diffstat entries a pull request's diffstat serves (by path).
+    pub fn pullrequest_diffstat(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
+        self.state
+            .pr_diffstat_list(workspace, repo, id)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the build statuses of `GET …/pullrequests/{id}/statuses` now, newest first.
+    pub fn pullrequest_statuses(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
+        self.state
+            .pr_statuses_list(workspace, repo, id)
+            .unwrap_or_default()
+    }
+
+    /// Ground truth: the tasks of `GET …/pullrequests/{id}/tasks` now, by id.
+    pub fn pullrequest_tasks(&self, workspace: &str, repo: &str, id: u32) -> Vec<Value> {
+        self.state.pr_tasks_list(workspace, repo, id).unwrap_or_default()
+    }
+
+    /// The merged pull request whose source branch was deleted, so that its commit list is
+    /// empty (one per repository with history: the one merged last before the anchor).
+    /// `None` before it merged, and for unknown or empty repositories.
+    pub fn pullrequest_with_deleted_source_branch(&self, workspace: &str, repo: &str) -> Option<u32> {
+        self.state.deleted_branch_pr(workspace, repo)
+    }
+
+    /// Whether a repository has Pipelines (and Deployments) enabled (false when unknown).
+    pub fn pipelines_enabled(&self, workspace: &str, repo: &str) -> bool {
+        self.state
+            .data
+            .workspace(workspace)
+            .and_then(|(_, w)| w.repo(repo))
+            .is_some_and(|(_, r)| r.pipelines)
+    }
+
+    /// Replaces every quirk of the Pipelines and Deployments endpoints.
+    pub fn set_quirks(&self, quirks: Quirks) {
+        *lock(&self.state.quirks) = quirks;
+    }
+
+    /// `GET …/pipelines/` `next` links drop `sort` (true, the default) or keep it.
+    pub fn set_pipelines_next_drops_sort(&self, on: bool) {
+        lock(&self.state.quirks).pipelines_next_drops_sort = on;
+    }
+
+    /// `GET …/deployments/` `next` links point at `page+2` (true, the default) or the next page.
+    pub fn set_deployments_next_wrong_page(&self, on: bool) {
+        lock(&self.state.quirks).deployments_next_wrong_page = on;
+    }
+
+    /// The largest `pagelen` `/pipelines/` and `/deployments/` accept (`None`: 100, the default).
+    pub fn set_ci_max_pagelen(&self, max: Option<usize>) {
+        lock(&self.state.quirks).ci_max_pagelen = max;
     }
 
     // ----- phase 2: faults and OAuth ------------------------------------------------------------

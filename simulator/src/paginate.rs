@@ -129,8 +129,18 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `page` and `pagelen` from a query, with `max` the endpoint's largest `pagelen`.
     pub fn from_query(query: &Query, max: usize) -> Result<PageRequest, ApiError> {
+        PageRequest::from_query_with_default(query, DEFAULT_PAGELEN, max)
+    }
+
+    /// Like [`PageRequest::from_query`], with another default `pagelen` (e.g. 500 for a
+    /// diffstat).
+    pub fn from_query_with_default(
+        query: &Query,
+        default: usize,
+        max: usize,
+    ) -> Result<PageRequest, ApiError> {
         let pagelen = match query.get("pagelen") {
-            None => DEFAULT_PAGELEN,
+            None => default,
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if (1..=max).contains(&n) => n,
                 _ => return Err(ApiError::bad_request("Invalid pagelen")),

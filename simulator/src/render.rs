@@ -439,7 +439,7 @@ impl<'a> Renderer<'a> {
             "closed_by": closed_by,
             "reason": reason,
             "comment_count": at.comment_count,
-            "task_count": pr.task_count,
+            "task_count": crate::pr_children::open_tasks_at(repo, pr, self.now),
             "created_on": format_micros(pr.created_on),
             "updated_on": format_micros(at.updated_on),
             "links": {

@@ -7,6 +7,9 @@ use bitbucket_simulator::{SimConfig, Simulator};
 use chrono::DateTime;
 use serde_json::Value;
 
+#[path = "http/metrics.rs"]
+mod metrics;
+
 const BEARER: &str = "Bearer demo-token";
 const ALL_STATES: &str = "state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED";
 

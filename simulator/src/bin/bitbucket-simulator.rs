@@ -7,9 +7,9 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use bitbucket_simulator::{Faults, IssueTrackers, SimConfig, Simulator};
+use bitbucket_simulator::{Faults, IssueTrackers, Quirks, SimConfig, Simulator};
 use chrono::{DateTime, Utc};
-use clap::Parser;
+use clap::{ArgAction, Parser};
 
 /// A deterministic local simulator of the Bitbucket Cloud REST API 2.0.
 ///
@@ -97,6 +97,16 @@ struct Cli {
     /// Every refresh-token grant returns a new refresh token and invalidates the old one.
     #[arg(long)]
     rotate_refresh_tokens: bool,
+    /// Quirk: `next` links of /pipelines/ drop the `sort` parameter (`true` or `false`).
+    #[arg(long, default_value_t = true, action = ArgAction::Set)]
+    pipelines_next_drops_sort: bool,
+    /// Quirk: `next` links of /deployments/ point two pages ahead (`true` or `false`).
+    #[arg(long, default_value_t = true, action = ArgAction::Set)]
+    deployments_next_wrong_page: bool,
+    /// Quirk: the largest `pagelen` /pipelines/ and /deployments/ accept (default 100); a larger
+    /// one answers 400 Invalid pagelen.
+    #[arg(long)]
+    ci_max_pagelen: Option<usize>,
 }
 
 fn parse_issue_trackers(s: &str) -> Result<IssueTrackers, String> {
@@ -150,6 +160,11 @@ fn main() -> ExitCode {
     config.oauth_refresh_token = cli.oauth_refresh_token;
     config.token_lifetime_secs = cli.token_lifetime_secs;
     config.rotate_refresh_tokens = cli.rotate_refresh_tokens;
+    config.quirks = Quirks {
+        pipelines_next_drops_sort: cli.pipelines_next_drops_sort,
+        deployments_next_wrong_page: cli.deployments_next_wrong_page,
+        ci_max_pagelen: cli.ci_max_pagelen,
+    };
 
     let sim = match Simulator::start_on(config, SocketAddr::new(cli.bind, cli.port)) {
         Ok(sim) => sim,
