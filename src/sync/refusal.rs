@@ -4,8 +4,9 @@
 //!
 //! - 410: the endpoint was removed: one warning per stream naming the removal and what to
 //!   use instead; its other partitions are not requested.
-//! - 401 or 403 on a permission-limited or user-scoped stream: that partition is skipped,
-//!   naming the permission or credential kind needed.
+//! - 401 or 403 on a permission-limited or user-scoped stream, or on the Pipelines streams
+//!   (which have a scope of their own): that partition is skipped, naming the permission,
+//!   scope or credential kind needed.
 //! - 403 on any other stream of a repository: the repository is closed to this credential;
 //!   every stream of it is skipped for the rest of the run.
 //! - 404 "no issue tracker" on an issue-tracker stream: skipped quietly.
@@ -135,6 +136,12 @@ fn limited_need(stream: &str) -> Option<&'static str> {
             "a user credential (an API token, `email` + `api_token`, with scope \
              `read:user:bitbucket`, or OAuth with scope `email`; access tokens are not users)",
         ),
+        // Pipelines have a scope of their own: a credential without it still reads the
+        // repository, so its refusal skips these streams, not the repository.
+        "pipelines" | "environments" | "deployments" => Some(
+            "the Pipelines scope (OAuth and access-token scope `pipeline`, API-token scope \
+             `read:pipeline:bitbucket`)",
+        ),
         _ => None,
     }
 }
@@ -216,6 +223,16 @@ mod tests {
             text.contains("user credential") && !text.contains(" for "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_credential_without_the_pipelines_scope_skips_only_those_streams() {
+        for stream in ["pipelines", "environments", "deployments"] {
+            let Verdict::Skip(text) = verdict(stream, &repo(), 403, "Forbidden") else {
+                panic!("{stream}");
+            };
+            assert!(text.contains("read:pipeline:bitbucket") && text.contains("`globex/api`"), "{text}");
+        }
     }
 
     #[test]
