@@ -22,6 +22,8 @@ Usage (see warehouse.sh):
   warehouse.py changed TARGET BEFORE AFTER RUN.jsonl  # rows the run wrote = what it extracted
   warehouse.py activated TARGET BEFORE AFTER RUN.jsonl CATALOG ignore|soft-delete|hard-delete
   warehouse.py proof DUMP RUN.jsonl...                # proof queries against the tap's data
+  warehouse.py offsets-stream OUT.jsonl               # a stream of timestamps with offsets
+  warehouse.py offsets duckdb|postgres PATH|DSN       # how they landed (in the target's venv)
 """
 
 import datetime as dt
@@ -557,6 +559,53 @@ def cmd_proof(dump_path, run_paths):
         print(f"    {got[0]}")
 
 
+# ---------------------------------------------------------------------------------------
+# Timestamps with offsets (Bitbucket sends commit dates in the author's zone): a small stream
+# through each target, read back.
+
+OFFSETS = [
+    "2025-01-01T10:00:00+02:00",
+    "2025-01-01T10:00:00.123456+00:00",
+    "2025-01-01T10:00:00Z",
+    "2025-01-01T10:00:00-05:30",
+    "2024-12-31T23:30:00.5-01:00",
+]
+OFFSETS_SCHEMA = "offset_probe"
+
+
+def cmd_offsets_stream(out_path):
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 0, "maximum": 100},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    with open(out_path, "w") as f:
+        print(json.dumps({"type": "SCHEMA", "stream": "offsets", "schema": schema, "key_properties": ["id"]}), file=f)
+        for i, at in enumerate(OFFSETS):
+            print(json.dumps({"type": "RECORD", "stream": "offsets", "record": {"id": i, "at": at}}), file=f)
+        print(json.dumps({"type": "STATE", "value": {}}), file=f)
+
+
+def cmd_offsets(target, where):
+    if target == "duckdb":
+        import duckdb
+
+        conn = duckdb.connect(where, read_only=True)
+        rows = conn.execute(f'select id, at from "{OFFSETS_SCHEMA}".offsets order by id').fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(where) as conn:
+            rows = conn.execute(f'select id, at from "{OFFSETS_SCHEMA}".offsets order by id').fetchall()
+    got = [plain(at) for _, at in rows]
+    want = [utc(at) for at in OFFSETS]
+    if got != want:
+        fail(f"timestamps with offsets in {target}: {got}, expected them in UTC: {want}")
+    print(f"  {target}: {len(got)} timestamps with offsets (+02:00, Z, -05:30, ...) stored as their UTC time")
+
+
 def main(argv):
     if not argv:
         fail(__doc__)
@@ -571,6 +620,8 @@ def main(argv):
         "changed": lambda: cmd_changed(*args),
         "activated": lambda: cmd_activated(*args),
         "proof": lambda: cmd_proof(args[0], args[1:]),
+        "offsets-stream": lambda: cmd_offsets_stream(*args),
+        "offsets": lambda: cmd_offsets(*args),
     }
     if cmd not in commands:
         fail(f"unknown command {cmd}")

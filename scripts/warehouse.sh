@@ -14,7 +14,8 @@
 #     `postgres` account the package creates (or `nobody`) when run as root, since the server
 #     refuses to run as root; its time zone is deliberately not UTC (see PGTZ in meltano.yml);
 #     stopped and removed on exit, also on failure;
-# then, with EVERY stream selected (Meltano's `select`, set to `*.*` by
+# then checks that a small stream of timestamps with offsets (+02:00, Z, -05:30...) lands in
+# UTC in both databases (`meltano invoke target-...`), and, with EVERY stream selected (Meltano's `select`, set to `*.*` by
 # TAP_BITBUCKET__SELECT: the default streams and the others; streams come from the tap's
 # discovery, never from a list here, so new streams are checked as they land), and each
 # loader in its own Meltano project so that both pipelines run side by side:
@@ -59,7 +60,9 @@
 #       author->>'uuid', merge_commit->>'hash', approval->'user'->>'uuid'  (text out)
 #       json_array_length(to_json(reviewers)), to_json(reviewers)->0->>'uuid'  (arrays)
 #       cast(x->>'n' as bigint); date_trunc('week', ts) (Monday; cast(... as date));
-#       extract(epoch from (t2 - t1)) / 3600 (hours); a LIKE b || '%' (prefix join)
+#       extract(epoch from (t2 - t1)) / 3600 (hours; round(cast(... as numeric), 2), as
+#       PostgreSQL has no round(double, int)); a LIKE b || '%' or starts_with(a, b) (prefix
+#       join); count(*) filter (where ...); lag(ts) over (partition by ... order by ts)
 #   - Timestamps (`format: date-time`) are `timestamp` (without time zone) columns in UTC:
 #     DuckDB converts an offset to UTC when it parses; target-postgres writes in the
 #     session's time zone, so meltano.yml gives it PGTZ=UTC (this check's server runs in
@@ -69,7 +72,9 @@
 #   - Integers are BIGINT on both (the schemas carry i64's bounds; without a maximum
 #     target-duckdb would make them HUGEINT); booleans BOOLEAN; strings VARCHAR / text.
 #   - Metadata columns on both (add_metadata_columns / add_record_metadata): _sdc_extracted_at,
-#     _sdc_batched_at, _sdc_deleted_at, ... With activate_version on, PostgreSQL keeps a
+#     _sdc_batched_at, _sdc_deleted_at (PostgreSQL also _sdc_received_at, _sdc_sequence,
+#     _sdc_table_version, _sdc_sync_started_at; DuckDB's _sdc_batched_at is the loader's
+#     local time, not UTC: compare it only with itself). With activate_version on, PostgreSQL keeps a
 #     FULL_TABLE row that vanished with _sdc_deleted_at set, so queries over FULL_TABLE tables
 #     filter `_sdc_deleted_at is null` (portable: the column exists, always null, in DuckDB).
 #
@@ -281,6 +286,27 @@ print(f"  the tap: {sum(records.values())} records in {len(records)} of {len(str
       + ", ".join(f"{s} {n}" for s, n in sorted(records.items())))
 PY
 }
+
+# ---------------------------------------------------------------------------------------
+say "timestamps with offsets: a small stream through each target (meltano invoke), read back"
+wh offsets-stream offsets.jsonl
+offsets() { # TARGET: into the schema offset_probe, beside the tables of the streams
+  cd "$work/project-$1"
+  env "TARGET_$(echo "$1" | tr a-z A-Z)_DEFAULT_TARGET_SCHEMA=offset_probe" \
+    "$meltano" invoke "target-$1" <"$work/offsets.jsonl" >"$work/offsets-$1.log" 2>&1 \
+    || { grep -v METRIC "$work/offsets-$1.log" | tail -n 20; echo "meltano invoke target-$1 failed"; return 1; }
+  "$(python_of "$1")" "$root/scripts/warehouse.py" offsets "$1" "$(database_of "$1")"
+}
+for target in $targets; do
+  offsets "$target" >"offsets-$target.out" 2>&1 &
+  eval "pid_$target=$!"
+done
+for target in $targets; do
+  eval "pid=\$pid_$target"
+  wait "$pid" || { cat "offsets-$target.out" >&2; fail "timestamps with offsets in $target"; }
+  passed=$((passed + 1))
+  cat "offsets-$target.out"
+done
 
 # ---------------------------------------------------------------------------------------
 say "1. first runs, every stream selected, no state"
