@@ -13,6 +13,7 @@ was found; the command exits non-zero.
 
 Usage (see warehouse.sh):
   warehouse.py catalog DISCOVERED_CATALOG OUT.json      # every stream selected
+  warehouse.py records RUN.jsonl
   warehouse.py same-records WHAT EXPECTED.jsonl ACTUAL.jsonl
   warehouse.py fewer FIRST.jsonl SECOND.jsonl DISCOVERED_CATALOG
   warehouse.py meltano-state STATE_GET_OUTPUT RUN.jsonl [OUT.json]
@@ -150,6 +151,15 @@ def cmd_catalog(discovered_path, out_path):
                 entry.setdefault("metadata", {})["selected"] = True
     with open(out_path, "w") as f:
         json.dump(catalog, f)
+
+
+def cmd_records(run_path):
+    """Prints what one run of the tap emitted, per stream."""
+    run = Run(run_path)
+    print(
+        f"  the tap: {sum(run.records.values())} records in {len(run.records)} of {len(run.schemas)} streams: "
+        + ", ".join(f"{s} {n}" for s, n in sorted(run.records.items()))
+    )
 
 
 def cmd_same_records(what, expected_path, actual_path):
@@ -612,6 +622,7 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     commands = {
         "catalog": lambda: cmd_catalog(*args),
+        "records": lambda: cmd_records(*args),
         "same-records": lambda: cmd_same_records(*args),
         "fewer": lambda: cmd_fewer(*args),
         "meltano-state": lambda: cmd_meltano_state(*args),

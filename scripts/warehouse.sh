@@ -158,6 +158,7 @@ if [ "$(id -u)" = 0 ]; then
   pg_user=postgres
   id "$pg_user" >/dev/null 2>&1 || pg_user=nobody
 fi
+# In /tmp, not $TMPDIR: the server's account must reach it.
 pg_dir=$(mktemp -d /tmp/tap-bitbucket-warehouse-pg.XXXXXX)
 [ -n "$pg_user" ] && chown "$pg_user" "$pg_dir"
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -211,19 +212,38 @@ export TAP_BITBUCKET_API_URL=$api_url TAP_BITBUCKET__SELECT='["*.*"]'
 export TARGET_POSTGRES_HOST=127.0.0.1 TARGET_POSTGRES_PORT=$pg_port TARGET_POSTGRES_USER=warehouse \
   TARGET_POSTGRES_PASSWORD=unused TARGET_POSTGRES_DATABASE=postgres
 targets="duckdb postgres"
+# both FUNCTION ARGS...: `FUNCTION TARGET ARGS...` for each target, side by side (each loader
+# has its own Meltano project); prints what each printed, and fails naming the targets whose
+# run failed once all have ended (none is left running).
+both() {
+  local fn=$1 target pids=() i=0 failed=""
+  shift
+  for target in $targets; do
+    "$fn" "$target" "$@" >"$work/$fn-$target.out" 2>&1 &
+    pids+=($!)
+  done
+  for target in $targets; do
+    if wait "${pids[$i]}"; then
+      passed=$((passed + 1))
+      cat "$work/$fn-$target.out"
+    else
+      cat "$work/$fn-$target.out" >&2
+      failed="$failed target-$target"
+    fi
+    i=$((i + 1))
+  done
+  [ -z "$failed" ] || fail "$fn $*:$failed (output above)"
+}
 for target in $targets; do
   mkdir -p "$work/project-$target/output" && cp "$root/meltano.yml" "$work/project-$target/"
 done
+install_loader() { # TARGET
+  cd "$work/project-$1"
+  "$meltano" install "target-$1" >"$work/meltano-install-$1.log" 2>&1 \
+    || { grep -v '^\s*$' "$work/meltano-install-$1.log" | tail -n 30; echo "meltano install target-$1 failed"; return 1; }
+}
 install_started=$SECONDS
-for target in $targets; do
-  (cd "$work/project-$target" && "$meltano" install "target-$target" >"$work/meltano-install-$target.log" 2>&1) &
-  eval "pid_install_$target=$!"
-done
-for target in $targets; do
-  eval "pid=\$pid_install_$target"
-  wait "$pid" || { grep -v '^\s*$' "$work/meltano-install-$target.log" | tail -n 30 >&2; fail "meltano install target-$target"; }
-  passed=$((passed + 1))
-done
+both install_loader
 python_of() { echo "$work/project-$1/.meltano/loaders/target-$1/venv/bin/python"; }
 echo "  meltano install target-duckdb, target-postgres: $((SECONDS - install_started)) s:" \
   $("$work/venv-meltano/bin/uv" pip list --python "$work/venv-meltano/bin/python" 2>/dev/null | grep -Ei '^meltano ' | tr -s ' ' '=') \
@@ -255,36 +275,15 @@ meltano_run() {
   WAREHOUSE_TAP_COPY=$work/$target-run$n.jsonl "$meltano" run tap-bitbucket "target-$target" \
     >"$work/meltano-run-$target-$n.log" 2>&1 \
     || { grep -v METRIC "$work/meltano-run-$target-$n.log" | tail -n 30; echo "meltano run tap-bitbucket target-$target (run $n) failed"; return 1; }
-  echo "  meltano run tap-bitbucket target-$target: $((SECONDS - t0)) s" >"$work/time-$target-$n.txt"
+  echo "  meltano run tap-bitbucket target-$target: $((SECONDS - t0)) s"
   "$meltano" state get "dev:tap-bitbucket-to-target-$target" >"$work/state-$target-$n.txt" 2>"$work/state-$target-$n.log" \
     || { cat "$work/state-$target-$n.log"; echo "meltano state get dev:tap-bitbucket-to-target-$target failed"; return 1; }
   "$(python_of "$target")" "$root/scripts/warehouse.py" dump "$target" "$(database_of "$target")" tap_bitbucket \
     "$work/discovered.json" "$work/$target-$n.json" || { echo "reading the $target database failed"; return 1; }
 }
 run_both() { # N
-  local target pid
-  for target in $targets; do
-    meltano_run "$target" "$1" >"$work/meltano-$target-$1.out" 2>&1 &
-    eval "pid_$target=$!"
-  done
-  for target in $targets; do
-    eval "pid=\$pid_$target"
-    wait "$pid" || { cat "$work/meltano-$target-$1.out" >&2; fail "meltano run tap-bitbucket target-$target (run $1)"; }
-    passed=$((passed + 1))
-    cat "$work/time-$target-$1.txt"
-  done
-  python3 - "$work/duckdb-run$1.jsonl" <<'PY'
-import json, sys
-records, streams = {}, set()
-for line in open(sys.argv[1]):
-    m = json.loads(line)
-    if m["type"] == "SCHEMA":
-        streams.add(m["stream"])
-    elif m["type"] == "RECORD":
-        records[m["stream"]] = records.get(m["stream"], 0) + 1
-print(f"  the tap: {sum(records.values())} records in {len(records)} of {len(streams)} streams: "
-      + ", ".join(f"{s} {n}" for s, n in sorted(records.items())))
-PY
+  both meltano_run "$1"
+  python3 "$root/scripts/warehouse.py" records "$work/duckdb-run$1.jsonl"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -297,16 +296,7 @@ offsets() { # TARGET: into the schema offset_probe, beside the tables of the str
     || { grep -v METRIC "$work/offsets-$1.log" | tail -n 20; echo "meltano invoke target-$1 failed"; return 1; }
   "$(python_of "$1")" "$root/scripts/warehouse.py" offsets "$1" "$(database_of "$1")"
 }
-for target in $targets; do
-  offsets "$target" >"offsets-$target.out" 2>&1 &
-  eval "pid_$target=$!"
-done
-for target in $targets; do
-  eval "pid=\$pid_$target"
-  wait "$pid" || { cat "offsets-$target.out" >&2; fail "timestamps with offsets in $target"; }
-  passed=$((passed + 1))
-  cat "offsets-$target.out"
-done
+both offsets
 
 # ---------------------------------------------------------------------------------------
 say "1. first runs, every stream selected, no state"
