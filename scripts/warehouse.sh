@@ -63,6 +63,8 @@
 #       extract(epoch from (t2 - t1)) / 3600 (hours; round(cast(... as numeric), 2), as
 #       PostgreSQL has no round(double, int)); a LIKE b || '%' or starts_with(a, b) (prefix
 #       join); count(*) filter (where ...); lag(ts) over (partition by ... order by ts)
+#     Quote the column `user` (comments, members, permissions have one): "user"->>'uuid'.
+#     A bare `user` is CURRENT_USER on PostgreSQL: it returns the role's name, silently.
 #   - Timestamps (`format: date-time`) are `timestamp` (without time zone) columns in UTC:
 #     DuckDB converts an offset to UTC when it parses; target-postgres writes in the
 #     session's time zone, so meltano.yml gives it PGTZ=UTC (this check's server runs in
