@@ -6,8 +6,8 @@ Two halves, so that the checking needs nothing but the standard library:
     schema with its columns and SQL types, each row's key and `_sdc_*` columns, and the
     results of the portable proof queries below;
   - every other command runs with plain python3 and compares such dumps with the tap's own
-    output (Singer messages captured by running the tap directly, with the config, catalog
-    and state Meltano used).
+    output: its stdout as Meltano ran it (copied on its way to the target), and a run of
+    the tap alone from the state Meltano stored.
 Every failure is one line naming the stream, the table and what was expected against what
 was found; the command exits non-zero.
 
@@ -134,13 +134,6 @@ def catalog_streams(path):
         return json.load(f)["streams"]
 
 
-def stream_metadata(stream):
-    for entry in stream.get("metadata", []):
-        if entry.get("breadcrumb") == []:
-            return entry.get("metadata", {})
-    return {}
-
-
 def cmd_catalog(discovered_path, out_path):
     """The discovered catalog with every stream selected, for a direct run of the tap."""
     with open(discovered_path) as f:
@@ -229,6 +222,9 @@ def cmd_meltano_state(state_get_path, run_path, out_path=None):
 
 
 def cmd_dump(target, where, schema, catalog_path, out_path):
+    """What one database holds, as JSON: per table its columns and their SQL types, and per
+    row its key columns and `_sdc_batched_at`/`_sdc_deleted_at`/`_sdc_table_version`; then
+    the proof queries' results."""
     if target == "duckdb":
         import duckdb  # the target's own virtualenv has it
 
