@@ -9,7 +9,8 @@
 # Then, with the simulator's clock at its start:
 #   1. tap (default selection) | tee run1.jsonl | target-jsonl; singer-check-tap < run1.jsonl;
 #      tap | target-csv;
-#   2. meltano install; meltano config list / invoke --about, --test, --discover;
+#   2. meltano install target-jsonl (not the optional warehouse loaders: scripts/warehouse.sh);
+#      meltano config list / invoke --about, --test, --discover;
 #      meltano run tap-bitbucket target-jsonl; meltano state get;
 # and, after moving the simulator's clock 30 days forward:
 #   3. tap --state <state of 1> | tee run2.jsonl | target-jsonl; singer-check-tap < run2.jsonl;
@@ -258,7 +259,7 @@ e2e last-state run1.jsonl state1.json
 say "2. Meltano: the repository's meltano.yml, offline against the simulator"
 mkdir project && cp "$root/meltano.yml" project/ && cd project
 export PATH="$bin_dir:$PATH" TAP_BITBUCKET_API_URL=$api_url MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
-"$meltano" install >../meltano-install.log 2>&1 || { tail -n 30 ../meltano-install.log >&2; fail "meltano install"; }
+"$meltano" install target-jsonl >../meltano-install.log 2>&1 || { tail -n 30 ../meltano-install.log >&2; fail "meltano install target-jsonl"; }
 "$meltano" config list tap-bitbucket >../meltano-config.txt 2>&1 || { cat ../meltano-config.txt >&2; fail "meltano config list tap-bitbucket"; }
 grep -q "current value: '$api_url' (from the TAP_BITBUCKET_API_URL variable" ../meltano-config.txt \
   || { cat ../meltano-config.txt >&2; fail "meltano config list: api_url does not come from TAP_BITBUCKET_API_URL"; }
@@ -293,7 +294,7 @@ if [ -n "$wheel" ]; then
   mkdir project-pip
   sed "s|^    executable: tap-bitbucket\$|&\\n    pip_url: $wheel|" "$root/meltano.yml" >project-pip/meltano.yml
   grep -q "pip_url: $wheel" project-pip/meltano.yml || fail "could not add pip_url to meltano.yml"
-  (cd project-pip && PATH=${PATH#"$bin_dir:"} "$meltano" install >../meltano-install-pip.log 2>&1 \
+  (cd project-pip && PATH=${PATH#"$bin_dir:"} "$meltano" install tap-bitbucket >../meltano-install-pip.log 2>&1 \
     && PATH=${PATH#"$bin_dir:"} "$meltano" invoke tap-bitbucket --version 2>>../meltano-install-pip.log) \
     >meltano-pip-version.txt \
     || { tail -n 30 meltano-install-pip.log >&2; fail "meltano install with pip_url: <the wheel>"; }
