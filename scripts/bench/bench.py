@@ -417,7 +417,10 @@ def metrics_section(lines: list[str]) -> None:
         total_requests = sum(requests.values())
         lines += ["", f"All: {total_records} records in {total_requests} requests ({total_requests / total_records:.4f} requests per record)."]
 
-        _, again, _ = metrics_sync("metrics-rerun", sim, catalog, state)
+        again_records, again, _ = metrics_sync("metrics-rerun", sim, catalog, state)
+        resent: dict[str, int] = {}
+        for m in again_records:
+            resent[m["stream"]] = resent.get(m["stream"], 0) + 1
         open_pipelines = sum(len(p.get("open", [])) for p in state.get("bookmarks", {}).get("pipelines", {}).get("partitions", []))
         lines += ["", "Rerun where nothing changed, against spec §6 (per repository one request per keyset or newest-first "
                   "listing, the pages of full-table streams and `deployments`, the children of the pull requests at the "
@@ -426,6 +429,10 @@ def metrics_section(lines: list[str]) -> None:
         for kind, n in sorted(again.items()):
             lines.append(f"| {kind} | {n} | {r} | {n / r:.2f} |")
         lines.append(f"| (open pipelines followed in the state) | {open_pipelines} | | |")
+        lines += ["", "Records the rerun sent again (the inclusive boundary; full-table streams whole):", "",
+                  "| stream | first sync | rerun |", "|---|---:|---:|"]
+        for stream in METRICS_STREAMS:
+            lines.append(f"| {stream} | {totals.get(stream, 0)} | {resent.get(stream, 0)} |")
 
 
 def machine() -> str:

@@ -482,7 +482,7 @@ fn a_rerun_where_nothing_changed_costs_what_the_spec_allows() {
     let scratch = Scratch::new();
     let config = config(&sim);
     let mut streams = METRICS.to_vec();
-    streams.push("pullrequests");
+    streams.extend(["pullrequests", "pullrequest_activity"]);
     let first = run(&scratch, &streams, &config, None);
     let state = first.last_state();
     sim.clear_requests();
@@ -544,6 +544,7 @@ fn a_rerun_where_nothing_changed_costs_what_the_spec_allows() {
     for (stream, key) in [
         ("pullrequests", "updated_on"),
         ("pullrequest_comments", "updated_on"),
+        ("pullrequest_activity", "event_time"),
     ] {
         for record in again.records(stream) {
             let (ws, slug) = (
