@@ -46,6 +46,16 @@ pub fn config_for(sim: &Simulator) -> Value {
     json!({"api_url": sim.api_url(), "access_token": TOKEN, "backoff_max_secs": 0})
 }
 
+/// A config pointing at the simulator with its user's API token (`email` + `api_token`, sent
+/// as Basic): a user credential, which the permission and user streams need (the simulator,
+/// like Bitbucket, refuses them to access tokens).
+pub fn user_config(sim: &Simulator) -> Value {
+    json!({
+        "api_url": sim.api_url(), "email": "demo@example.com", "api_token": "demo-api-token",
+        "backoff_max_secs": 0,
+    })
+}
+
 /// What one run of the tap printed.
 #[derive(Debug)]
 pub struct Run {
