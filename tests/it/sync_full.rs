@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, sync, Scratch};
+use crate::harness::{
+    assert_protocol, assert_same_object, config_for, simulator, sync, user_config, Scratch,
+};
 
 #[test]
 fn full_sync_returns_every_object_exactly() {
@@ -97,7 +99,8 @@ fn full_sync_returns_every_object_exactly() {
 fn requests_use_largest_pages_all_states_and_participants() {
     let sim = simulator();
     let scratch = Scratch::new();
-    sync(&scratch, &config_for(&sim), None).success();
+    // The user credential, which may read every default stream where it is an admin.
+    sync(&scratch, &user_config(&sim), None).success();
     let requests = sim.requests();
     let mut pr_requests_per_repo: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &requests {
@@ -183,6 +186,59 @@ fn catalog_selects_streams_and_fields() {
         assert!(r["id"].is_i64());
     }
     assert!(run.records("repositories").is_empty());
+}
+
+#[test]
+fn a_discovered_catalog_passed_back_unchanged_syncs_the_default_streams() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let config = scratch.json("config.json", &user_config(&sim));
+    let config = config.to_str().unwrap();
+    // What a user does first: discover to a file, then sync with that file as it is.
+    let discovered = crate::harness::tap(&["--config", config, "--discover"]).success();
+    let catalog = scratch.text("catalog.json", &discovered.stdout);
+    let run = crate::harness::tap(&["--config", config, "--catalog", catalog.to_str().unwrap()]).success();
+    assert_protocol(&run);
+
+    let by_default: BTreeSet<String> = discovered.messages[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"][0]["metadata"]["selected-by-default"] == true)
+        .map(|s| s["tap_stream_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(by_default.contains("pullrequests") && !by_default.contains("issue_components"));
+    let synced: BTreeSet<String> = run.schemas().keys().cloned().collect();
+    assert_eq!(synced, by_default);
+    for stream in &by_default {
+        assert!(!run.records(stream).is_empty(), "no records of {stream}");
+    }
+    assert!(!run.stderr.contains("selects no stream"), "{}", run.stderr);
+}
+
+#[test]
+fn a_catalog_selecting_nothing_warns_once_how_to_select() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let config = scratch.json("config.json", &config_for(&sim));
+    let catalog = crate::harness::catalog_file(&scratch, &[]);
+    let run = crate::harness::tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ])
+    .success();
+    assert!(run.records("pullrequests").is_empty() && run.schemas().is_empty());
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("selects no stream"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    for needle in ["WARN", "catalog.json", "\"selected\": true", "breadcrumb"] {
+        assert!(warnings[0].contains(needle), "`{needle}` not in {}", warnings[0]);
+    }
 }
 
 #[test]
