@@ -11,6 +11,7 @@
 mod auth;
 mod budget;
 mod client;
+mod connect;
 mod error;
 mod oauth;
 mod page;

@@ -337,6 +337,7 @@ impl TokenHttp {
         let endpoint = self.endpoint.as_str();
         let request =
             reqwest::Request::try_from(request).map_err(|e| TokenHttpError::Transport(describe(&e)))?;
+        let url = request.url().clone();
         let answer = async {
             let response = self.http.execute(request).await?;
             let status = response.status();
@@ -348,7 +349,16 @@ impl TokenHttp {
             Ok(answer) => answer,
             Err(e) => {
                 metrics::http_request(endpoint, None, started.elapsed(), false);
-                return Err(TokenHttpError::Transport(describe(&e)));
+                let reason = match super::connect::classify(&e, &url) {
+                    Some(failure) => format!(
+                        "cannot connect to {}: {}; {}",
+                        super::connect::host_port(&url),
+                        failure.cause(),
+                        failure.advice("oauth_token_url", &url)
+                    ),
+                    None => describe(&e),
+                };
+                return Err(TokenHttpError::Transport(reason));
             }
         };
         let ok = status == reqwest::StatusCode::OK;
