@@ -95,20 +95,16 @@ impl Credentials {
 /// see (the tap's credential check may call it), and the second is a public profile lookup
 /// that needs no user (the notes give it no scope).
 pub fn access_token_refusal(route: &Route) -> Option<ApiError> {
-    let (message, need) = match route {
-        Route::RepositoryPermissions(..) | Route::GroupPermissions(..) | Route::GroupPermission(..) => (
-            "Access tokens cannot query repository, project or workspace permissions.",
-            "permissions",
-        ),
-        Route::User | Route::UserEmails => (
-            "Access tokens are not users: this resource is about the authenticated user.",
-            "the authenticated user",
-        ),
+    let message = match route {
+        Route::RepositoryPermissions(..) | Route::GroupPermissions(..) | Route::GroupPermission(..) => {
+            "Access tokens cannot query repository, project or workspace permissions."
+        }
+        Route::User | Route::UserEmails => {
+            "Access tokens are not users: this resource is about the authenticated user."
+        }
         _ => return None,
     };
-    Some(ApiError::new(403, message).with_detail(format!(
-        "To read {need}, authenticate as a user: an API token (Basic, with your Atlassian email) or OAuth."
-    )))
+    Some(ApiError::new(403, message))
 }
 
 /// Decodes standard base64 (RFC 4648 alphabet, `=` padding optional). `None` on any invalid
