@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{config_for, simulator, sync, tap, Run, Scratch, TOKEN};
+use crate::harness::{config_for, simulator, sync, sync_selected, tap, Run, Scratch, TOKEN};
 
 fn assert_clean_failure(run: &Run, code: i32, needles: &[&str]) {
     assert_eq!(run.code, code, "exit code; stderr:\n{}", run.stderr);
@@ -157,8 +157,11 @@ fn basic_auth_works_and_never_prints_the_password() {
         "api_url": sim.api_url(), "email": "demo@example.com", "api_token": "demo-api-token",
         "workspace": sim.workspace_slugs()[0],
     });
-    let run = sync(&scratch, &config, None).success();
+    // A few streams: what is checked is the credential, not the streams.
+    let streams = ["workspaces", "pullrequests", "users"];
+    let run = sync_selected(&scratch, &config, &streams, None).success();
     assert!(!run.records("pullrequests").is_empty());
+    assert_eq!(run.records("users").len(), 1, "Basic is a user credential");
     for text in [&run.stdout, &run.stderr] {
         assert!(!text.contains("demo-api-token"));
     }
@@ -166,7 +169,8 @@ fn basic_auth_works_and_never_prints_the_password() {
         "api_url": sim.api_url(), "username": "demo@example.com", "app_password": "demo-api-token",
         "workspace": sim.workspace_slugs()[0],
     });
-    let run = sync(&scratch, &legacy, None).success();
+    let run = sync_selected(&scratch, &legacy, &streams, None).success();
+    assert!(!run.records("pullrequests").is_empty());
     assert!(
         run.stderr.contains("app_password") && run.stderr.contains("2026-07-28"),
         "{}",

@@ -159,7 +159,7 @@ fn requests_in_flight_never_exceed_max_concurrency() {
     });
     for limit in [1, 4] {
         sim.reset_max_in_flight();
-        let config = config_with(&sim, json!({"max_concurrency": limit, "page_size": 25}));
+        let config = config_with(&sim, json!({"max_concurrency": limit, "page_size": 50}));
         let run = sync_streams(&scratch, &config, &["repositories", "pullrequests"], &[], &[]).success();
         let peak = sim.max_in_flight();
         assert!(
@@ -386,7 +386,9 @@ fn sync_with_short_lived_tokens(sim: &Simulator) -> Run {
     });
     let mut config = oauth_config(sim);
     config["max_concurrency"] = json!(1);
-    config["page_size"] = json!(10);
+    // About 30 pages at 40 ms each: longer than the half-second after which a one-second
+    // token is renewed.
+    config["page_size"] = json!(20);
     sync_streams(&scratch, &config, &["pullrequests"], &[], &[]).success()
 }
 
