@@ -93,6 +93,25 @@ fn full_sync_returns_every_object_exactly() {
         let ws = record["workspace_slug"].as_str().unwrap();
         assert_same_object(record, &["workspace_slug"], &sim.workspace(ws), "workspace");
     }
+
+    // Fields real responses carry beyond the API description arrive too (the objects above
+    // are compared whole; these say the simulator still sends them).
+    assert!(run
+        .records("repositories")
+        .iter()
+        .all(|r| r["override_settings"].is_object()));
+    let commits = run.records("commits");
+    assert!(!commits.is_empty());
+    assert!(commits
+        .iter()
+        .all(|c| c["rendered"]["message"]["html"].is_string()));
+    let groups: Vec<&Value> = run
+        .records("branch_restrictions")
+        .into_iter()
+        .flat_map(|b| b["groups"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| g["account_privilege"].is_string()));
 }
 
 #[test]
