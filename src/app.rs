@@ -51,13 +51,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn fail(error: &Error, format: Option<LogFormat>) -> ExitCode {
     let message = error.one_line();
     let code = error.exit_code();
-    if format == Some(LogFormat::Json) {
-        // A no-op when the run already installed the logger (in JSON, since that is the format).
-        logging::init(LogFormat::Json);
-        tracing::error!(exit_code = code, "tap-bitbucket: error: {message}");
+    let line = format!("tap-bitbucket: error: {message}");
+    let line = if format == Some(LogFormat::Json) {
+        logging::json_error_line(&line, code)
     } else {
-        let _ = writeln!(std::io::stderr(), "tap-bitbucket: error: {message}");
-    }
+        line
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
     ExitCode::from(code)
 }
 
