@@ -3,7 +3,8 @@
 # with --release, makes a virtualenv with the Meltano Singer SDK (target/bench-venv), then runs
 # scripts/bench/bench.py, which syncs against the simulator and prints:
 #   - requests per stream against the API minimum,
-#   - CPU per record, records/s and peak RSS at about 10k, 100k and 1M records,
+#   - CPU per record, records/s and peak RSS at about 10k, 100k and 1M records (failing if a
+#     repository or pull request is missing: the large sizes of tests/it/large.rs),
 #   - wall time with 50 ms per request at max_concurrency 1, 4, 8, 16,
 #   - the same sync through a minimal Singer SDK tap (scripts/bench/tap_bench_sdk.py).
 # Results also go to target/bench/results.md. Takes a few minutes on 2 cores (the 1M sync

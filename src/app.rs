@@ -13,44 +13,107 @@ use crate::error::Error;
 use crate::singer::{discover, Selection, State};
 use crate::{about, logging, streams, sync};
 
+/// What running without arguments (or a sync without `--config`) says: the tap cannot guess
+/// a config, and "no credentials" would name a symptom, not the missing flag.
+const NO_CONFIG: &str = "no `--config` given: pass `--config FILE` (settings as JSON, like \
+    sample_config.json) or `--config ENV` (the TAP_BITBUCKET_* variables) to sync or `--test`; \
+    `--about` shows the settings and `--discover` the streams without one; `--help` lists every option";
+
 /// Runs the tap with these arguments and returns the process exit code.
+///
+/// Every failure prints exactly one line on stderr: `tap-bitbucket: error: …` with text logs,
+/// or, with `--log-format json`, one JSON log event (`"level":"ERROR"`, the same text as
+/// `message`, and `exit_code`): whoever asked for JSON logs parses every stderr line as JSON,
+/// and the line that says why the run failed is the one that must not be lost to a parser.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let env_format = log_format_from_env();
+    if args.len() <= 1 {
+        return fail(&Error::Usage(NO_CONFIG.into()), env_format);
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version are "errors" that print to stdout and exit 0.
+        // --help and --version are "errors" that print to stdout and exit 0.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
+        Err(e) => return fail(&Error::Usage(clap_one_line(&e)), env_format),
     };
-    match run(cli) {
+    let mut format = cli.log_format.map(LogFormat::from).or(env_format);
+    match run(cli, &mut format) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let message = e.one_line();
-            tracing::error!("{message}");
-            // The last line on stderr is always the plain reason, whatever the log format.
-            let _ = writeln!(std::io::stderr(), "tap-bitbucket: error: {message}");
-            ExitCode::from(e.exit_code())
+        Err(e) => fail(&e, format),
+    }
+}
+
+/// Prints the one line of a failure in the chosen log format and returns its exit code.
+fn fail(error: &Error, format: Option<LogFormat>) -> ExitCode {
+    let message = error.one_line();
+    let code = error.exit_code();
+    let line = format!("tap-bitbucket: error: {message}");
+    let line = if format == Some(LogFormat::Json) {
+        logging::json_error_line(&line, code)
+    } else {
+        line
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+    ExitCode::from(code)
+}
+
+/// `TAP_BITBUCKET_LOG_FORMAT`, when it names a format.
+fn log_format_from_env() -> Option<LogFormat> {
+    match std::env::var("TAP_BITBUCKET_LOG_FORMAT").as_deref() {
+        Ok("json") => Some(LogFormat::Json),
+        Ok("text") => Some(LogFormat::Text),
+        _ => None,
+    }
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> LogFormat {
+        match arg {
+            LogFormatArg::Json => LogFormat::Json,
+            LogFormatArg::Text => LogFormat::Text,
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// A clap error as one line: its message and tips, then where to look, without the usage
+/// block (`--help` prints it).
+fn clap_one_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("Usage:") || line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.strip_prefix("error:").unwrap_or(line).trim();
+        if !line.is_empty() {
+            parts.push(line.to_string());
+        }
+    }
+    let mut text = parts.join("; ");
+    if text.is_empty() {
+        text = "the command line cannot be read".into();
+    }
+    text.push_str("; `tap-bitbucket --help` lists every option");
+    text
+}
+
+/// The run itself; `format` is the log format once known (the command line or environment
+/// first, else the config's `log_format`), so that a failure is reported in it.
+fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
     if cli.about {
         // Needs no config: it describes the settings rather than reading them.
         return about::print(cli.format.unwrap_or_default());
     }
+    if cli.config.is_empty() && !cli.discover {
+        return Err(Error::Usage(NO_CONFIG.into()));
+    }
     let (settings, unknown_keys) = Settings::load(&cli.config)?;
-    let format = match cli.log_format {
-        Some(LogFormatArg::Json) => LogFormat::Json,
-        Some(LogFormatArg::Text) => LogFormat::Text,
-        None => match std::env::var("TAP_BITBUCKET_LOG_FORMAT").as_deref() {
-            Ok("json") => LogFormat::Json,
-            Ok("text") => LogFormat::Text,
-            _ => settings.log_format,
-        },
-    };
-    logging::init(format);
+    let chosen = *format.get_or_insert(settings.log_format);
+    logging::init(chosen);
     for key in unknown_keys {
         tracing::warn!("Unknown config key `{key}` is ignored (a typo?).");
     }
@@ -69,7 +132,20 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 
     let selection = match cli.catalog_path() {
-        Some(path) => Selection::from_catalog_file(path, &descriptions)?,
+        Some(path) => {
+            let selection = Selection::from_catalog_file(path, &descriptions)?;
+            if selection.is_empty() {
+                tracing::warn!(
+                    "The catalog `{}` selects no stream, so there is nothing to sync. Select a stream with \
+                     `\"selected\": true` in its stream-level metadata (the entry whose `breadcrumb` is `[]`), \
+                     or leave `selected` out where `selected-by-default` is true (the catalog `--discover` \
+                     prints selects the default streams as it is); with Meltano, `select:` in meltano.yml. \
+                     Without `--catalog`, the streams selected by default are synced.",
+                    path.display()
+                );
+            }
+            selection
+        }
         None => Selection::by_default(&descriptions),
     };
     let state = match &cli.state {

@@ -49,6 +49,15 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// The failure line of a run in JSON mode: an `ERROR` event in the shape of every other log
+/// line, with the process exit code. Written directly rather than through the logger, so
+/// that no level filter (`TAP_BITBUCKET_LOGLEVEL=off`) can hide why the run failed.
+pub fn json_error_line(message: &str, exit_code: u8) -> String {
+    let timestamp = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+    let message = serde_json::Value::from(message);
+    format!(r#"{{"timestamp":"{timestamp}","level":"ERROR","message":{message},"exit_code":{exit_code}}}"#)
+}
+
 /// The event format of both modes, without the target (module paths mean nothing to users).
 fn event_format() -> format::Format {
     format::Format::default().with_target(false)
@@ -103,4 +112,23 @@ impl Visit for MetricField {
     }
 
     fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_error_line_is_one_json_object_with_the_text_and_code() {
+        let line = json_error_line("tap-bitbucket: error: a \"quoted\" `key`\tand more", 2);
+        assert!(!line.contains('\n'));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["level"], "ERROR");
+        assert_eq!(
+            value["message"],
+            "tap-bitbucket: error: a \"quoted\" `key`\tand more"
+        );
+        assert_eq!(value["exit_code"], 2);
+        assert!(value["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
 }

@@ -7,7 +7,8 @@
 //! 2. `/_simulator/…` admin endpoints and the OAuth token endpoint (no faults, no
 //!    authentication);
 //! 3. for `/2.0`: fault injection ([`crate::faults`]: 429, 5xx), then status overrides;
-//! 4. authentication of every `/2.0` request ([`crate::auth`], and OAuth-issued tokens);
+//! 4. authentication of every `/2.0` request ([`crate::auth`], and OAuth-issued tokens), and
+//!    the refusals of what an access token may not read ([`crate::auth::access_token_refusal`]);
 //! 5. routing ([`Route::parse`]) and the endpoint handler ([`crate::endpoints`] for the
 //!    repository-level endpoints);
 //! 6. truncation of 200 bodies when a fault says so. Latency is added by the server.
@@ -537,6 +538,11 @@ impl State {
         let Some(route) = Route::parse(rest) else {
             return ApiResponse::error(&not_found_path(req.path));
         };
+        if self.creds.is_access_token(req.authorization) {
+            if let Some(refusal) = crate::auth::access_token_refusal(&route) {
+                return ApiResponse::error(&refusal);
+            }
+        }
         if req.method != "GET" {
             return ApiResponse::error(
                 &ApiError::new(405, "Method not allowed")

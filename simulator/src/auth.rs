@@ -1,8 +1,13 @@
-//! Credential checks for `/2.0` requests: `Bearer <token>` or `Basic base64(user:pass)`.
+//! Credential checks for `/2.0` requests: `Bearer <token>` or `Basic base64(user:pass)`
+//! (OAuth-issued tokens are checked by [`crate::oauth`]), and what each kind of credential may
+//! not read.
 //!
-//! Phase 2 (OAuth token endpoint with expiring tokens) plugs in here: [`Credentials`] would
-//! grow a set of issued tokens with their expiry, and [`Credentials::check`] would answer
-//! `AuthOutcome::Expired` for an expired one.
+//! The configured `access_token` stands for a workspace, project or repository access token,
+//! and Bitbucket refuses such tokens what only a user may do (`../shared/reference/
+//! bitbucket-api-notes.md` §1 #14, #24, #25 and §3.1, from Atlassian's authentication
+//! guide): they "can't query repository, project, or workspace permissions", and they are not
+//! users. [`access_token_refusal`] answers those requests as Bitbucket does; Basic
+//! credentials (an Atlassian API token) and OAuth tokens are users and read everything.
 
 /// The accepted credentials.
 #[derive(Debug, Clone)]
@@ -59,6 +64,49 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Whether an `Authorization` header carries the configured access token (rather than
+    /// Basic user credentials or an OAuth-issued token).
+    pub fn is_access_token(&self, header: Option<&[u8]>) -> bool {
+        let Some(value) = header.and_then(|raw| std::str::from_utf8(raw).ok()) else {
+            return false;
+        };
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        scheme.eq_ignore_ascii_case("bearer")
+            && !self.access_token.is_empty()
+            && rest.trim() == self.access_token
+    }
+}
+
+/// What Bitbucket answers an access token on an endpoint it may not use, or `None` when
+/// access tokens may use it.
+///
+/// - The permission endpoints (`/workspaces/{ws}/permissions/repositories/{repo}`,
+///   `/repositories/{ws}/{repo}/permissions-config/…`): 403 with the JSON error body, as
+///   Bitbucket refuses a credential lacking a permission.
+/// - `/user` and `/user/emails` ("the current user", which an access token is not): 403 as
+///   well. Not 401: the token is valid (every other endpoint accepts it), and 401 means
+///   "who are you?", which clients rightly treat as a bad credential for the whole run. The
+///   exact status Bitbucket sends here is not documented (the notes, §8, expect a refusal);
+///   tap-bitbucket skips these streams on either.
+///
+/// `/user/workspaces` and `/users/{account}` stay open: the first lists what the token can
+/// see (the tap's credential check may call it), and the second is a public profile lookup
+/// that needs no user (the notes give it no scope).
+pub fn access_token_refusal(route: &Route) -> Option<ApiError> {
+    let message = match route {
+        Route::RepositoryPermissions(..) | Route::GroupPermissions(..) | Route::GroupPermission(..) => {
+            "Access tokens cannot query repository, project or workspace permissions."
+        }
+        Route::User | Route::UserEmails => {
+            "Access tokens are not users: this resource is about the authenticated user."
+        }
+        _ => return None,
+    };
+    Some(ApiError::new(403, message))
+}
+
 /// Decodes standard base64 (RFC 4648 alphabet, `=` padding optional). `None` on any invalid
 /// character or impossible length.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
@@ -91,6 +139,9 @@ pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+use crate::api::Route;
+use crate::error::ApiError;
 
 #[cfg(test)]
 mod tests {
@@ -136,5 +187,40 @@ mod tests {
         assert_eq!(c.check(Some(b"Basic !!!")), AuthOutcome::Invalid);
         assert_eq!(c.check(Some(b"Digest x")), AuthOutcome::Invalid);
         assert_eq!(c.check(Some(b"\xff\xfe")), AuthOutcome::Invalid);
+    }
+
+    #[test]
+    fn only_the_access_token_is_an_access_token() {
+        let c = creds();
+        assert!(c.is_access_token(Some(b"Bearer demo-token")));
+        assert!(c.is_access_token(Some(b"bearer  demo-token ")));
+        assert!(!c.is_access_token(Some(b"Bearer an-oauth-token")));
+        assert!(!c.is_access_token(Some(b"Basic ZGVtb0BleGFtcGxlLmNvbTpkZW1vLWFwaS10b2tlbg==")));
+        assert!(!c.is_access_token(None));
+    }
+
+    #[test]
+    fn access_tokens_are_refused_permissions_and_the_current_user_only() {
+        let refused = |path: &str| access_token_refusal(&Route::parse(path).unwrap()).map(|e| e.status);
+        for path in [
+            "/workspaces/acme/permissions/repositories/api",
+            "/repositories/acme/api/permissions-config/groups",
+            "/repositories/acme/api/permissions-config/groups/developers",
+            "/user",
+            "/user/emails",
+        ] {
+            assert_eq!(refused(path), Some(403), "{path}");
+        }
+        for path in [
+            "/user/workspaces",
+            "/users/557058:1",
+            "/workspaces/acme",
+            "/workspaces/acme/members",
+            "/repositories/acme",
+            "/repositories/acme/api/pullrequests",
+            "/repositories/acme/api/branch-restrictions",
+        ] {
+            assert_eq!(refused(path), None, "{path}");
+        }
     }
 }

@@ -118,6 +118,7 @@ impl Renderer<'_> {
             "date": format_micros(c.date),
             "author": author,
             "message": c.message,
+            "rendered": { "message": summary.clone() },
             "summary": summary,
             "parents": parents,
             "repository": self.repository_ref(repo),

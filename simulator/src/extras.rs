@@ -438,6 +438,19 @@ impl Renderer<'_> {
         })
     }
 
+    /// A group as branch restrictions embed it: with `account_privilege`, the workspace
+    /// privilege its members get (`admin` for the administrators, else `collaborator`).
+    fn restriction_group(&self, ws: &Workspace, g: &Group) -> Value {
+        let mut v = self.group(ws, g);
+        let privilege = if g.slug == "administrators" {
+            "admin"
+        } else {
+            "collaborator"
+        };
+        v["account_privilege"] = json!(privilege);
+        v
+    }
+
     /// A `repository_group_permission` object.
     pub fn group_permission(&self, ws: &Workspace, repo: &Repo, g: &Group, perm: &str) -> Value {
         json!({
@@ -471,7 +484,7 @@ impl Renderer<'_> {
             "pattern": b.pattern,
             "value": b.value,
             "users": b.users.iter().map(|&m| self.account(self.data.member(ws, m))).collect::<Vec<_>>(),
-            "groups": b.groups.iter().map(|g| self.group(ws, g)).collect::<Vec<_>>(),
+            "groups": b.groups.iter().map(|g| self.restriction_group(ws, g)).collect::<Vec<_>>(),
             "links": {
                 "self": href(format!("{}/branch-restrictions/{}", self.repo_api(repo), b.id)),
             },
@@ -538,6 +551,7 @@ impl Renderer<'_> {
             "created_on": format_micros(f.created_on),
             "updated_on": format_micros(updated),
             "website": Value::Null,
+            "override_settings": crate::render::override_settings(),
             "parent": self.repository_ref(repo),
             "links": repository_links(&api, &full_name, avatar),
         })

@@ -374,6 +374,7 @@ impl<'a> Renderer<'a> {
             "created_on": format_micros(repo.created_on),
             "updated_on": format_micros(repo.updated_at(self.now)),
             "website": repo.website,
+            "override_settings": override_settings(),
             "links": repository_links(&api, &repo.full_name, self.repo_avatar(repo)),
         })
     }
@@ -545,6 +546,12 @@ impl<'a> Renderer<'a> {
             })
             .collect()
     }
+}
+
+/// A repository's `override_settings`, as real responses carry it: which workspace or project
+/// defaults the repository overrides (here: its own merge strategy and branching model).
+pub(crate) fn override_settings() -> Value {
+    json!({"default_merge_strategy": true, "branching_model": true})
 }
 
 #[cfg(test)]

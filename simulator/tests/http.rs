@@ -10,7 +10,10 @@ use serde_json::Value;
 #[path = "http/metrics.rs"]
 mod metrics;
 
+/// The simulator's access token: a workspace access token, not a user.
 const BEARER: &str = "Bearer demo-token";
+/// The simulator's user: `demo@example.com` with an Atlassian API token, as Basic.
+const BASIC: &str = "Basic ZGVtb0BleGFtcGxlLmNvbTpkZW1vLWFwaS10b2tlbg==";
 const ALL_STATES: &str = "state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED";
 
 fn sim() -> Simulator {
@@ -39,18 +42,28 @@ fn raw(sim: &Simulator, method: &str, target: &str, auth: Option<&str>) -> (u16,
 }
 
 fn get(sim: &Simulator, target: &str) -> (u16, Value) {
-    let (status, body) = raw(sim, "GET", target, Some(BEARER));
+    get_as(sim, target, BEARER)
+}
+
+/// [`get`] with another `Authorization` header.
+fn get_as(sim: &Simulator, target: &str, auth: &str) -> (u16, Value) {
+    let (status, body) = raw(sim, "GET", target, Some(auth));
     (status, serde_json::from_slice(&body).unwrap())
 }
 
 /// Follows `next` links from a `/2.0/...` target; returns every value and the request count.
 fn collect(sim: &Simulator, target: &str) -> (Vec<Value>, usize) {
+    collect_as(sim, target, BEARER)
+}
+
+/// [`collect`] with another `Authorization` header.
+fn collect_as(sim: &Simulator, target: &str, auth: &str) -> (Vec<Value>, usize) {
     let prefix = format!("http://{}", sim.local_addr());
     let mut url = target.to_string();
     let mut values = Vec::new();
     let mut pages = 0;
     loop {
-        let (status, page) = get(sim, &url);
+        let (status, page) = get_as(sim, &url, auth);
         assert_eq!(status, 200, "{url}: {page}");
         pages += 1;
         values.extend(page["values"].as_array().unwrap().iter().cloned());
@@ -75,9 +88,7 @@ fn authentication() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["type"], "error");
     assert_eq!(raw(&sim, "GET", "/2.0/user", Some("Bearer nope")).0, 401);
-    // demo@example.com:demo-api-token
-    let basic = "Basic ZGVtb0BleGFtcGxlLmNvbTpkZW1vLWFwaS10b2tlbg==";
-    let (status, body) = raw(&sim, "GET", "/2.0/user", Some(basic));
+    let (status, body) = raw(&sim, "GET", "/2.0/user", Some(BASIC));
     assert_eq!(status, 200);
     let user: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(user, sim.current_user());
@@ -219,7 +230,7 @@ fn errors_and_limits() {
         let (s, _) = raw(&sim, "GET", target, Some(BEARER));
         assert!((200..500).contains(&s), "{target}: {s}");
     }
-    assert_eq!(get(&sim, "/2.0/user").0, 200);
+    assert_eq!(get(&sim, "/2.0/workspaces/acme").0, 200);
 }
 
 #[test]
@@ -734,32 +745,59 @@ fn permissions_issue_trackers_and_removed_endpoints() {
     assert!(restrictions
         .iter()
         .all(|r| r["type"] == "branchrestriction" && r["id"].is_u64()));
-    let (perms, _) = collect(
+    // Permissions need a user credential (here Basic: email + API token).
+    let (perms, _) = collect_as(
         &sim,
         "/2.0/workspaces/acme/permissions/repositories/api?pagelen=2",
+        BASIC,
     );
     assert_eq!(perms, sim.repository_permissions("acme", "api"));
-    let (groups, _) = collect(&sim, "/2.0/repositories/acme/api/permissions-config/groups");
+    let (groups, _) = collect_as(
+        &sim,
+        "/2.0/repositories/acme/api/permissions-config/groups",
+        BASIC,
+    );
     assert_eq!(groups, sim.group_permissions("acme", "api"));
     let slug = groups[0]["group"]["slug"].as_str().unwrap();
-    let (s, one) = get(
-        &sim,
-        &format!("/2.0/repositories/acme/api/permissions-config/groups/{slug}"),
-    );
+    let one_group = format!("/2.0/repositories/acme/api/permissions-config/groups/{slug}");
+    let (s, one) = get_as(&sim, &one_group, BASIC);
     assert_eq!((s, &one), (200, &groups[0]));
-    let (s, body) = get(
+    let (s, body) = get_as(
         &sim,
         "/2.0/repositories/acme/api/permissions-config/groups/nobody",
+        BASIC,
     );
     assert_eq!((s, body["type"].as_str()), (404, Some("error")));
-
-    // globex: not an admin.
+    // An access token cannot query permissions, even where it may read everything else.
     for target in [
-        "/2.0/repositories/globex/core-service/branch-restrictions",
-        "/2.0/workspaces/globex/permissions/repositories/core-service",
-        "/2.0/repositories/globex/core-service/permissions-config/groups",
+        "/2.0/workspaces/acme/permissions/repositories/api",
+        "/2.0/repositories/acme/api/permissions-config/groups",
+        one_group.as_str(),
     ] {
         let (s, body) = get(&sim, target);
+        assert_eq!(s, 403, "{target}");
+        assert_eq!(body["type"], "error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("Access tokens cannot query"), "{message}");
+    }
+
+    // globex: not an admin (branch restrictions are refused to the access token too, which
+    // may read them where it is an admin).
+    for (target, auth) in [
+        (
+            "/2.0/repositories/globex/core-service/branch-restrictions",
+            BEARER,
+        ),
+        (
+            "/2.0/workspaces/globex/permissions/repositories/core-service",
+            BASIC,
+        ),
+        (
+            "/2.0/repositories/globex/core-service/permissions-config/groups",
+            BASIC,
+        ),
+    ] {
+        let (s, body) = get_as(&sim, target, auth);
         assert_eq!(s, 403, "{target}");
         assert!(body["error"]["message"].as_str().unwrap().contains("admin"));
     }
@@ -844,8 +882,18 @@ fn forks_watchers_users_and_emails() {
     assert_eq!(get(&sim, "/2.0/users/557058:nope").0, 404);
     assert!(sim.user("557058:nope").is_none());
 
-    let (emails, _) = collect(&sim, "/2.0/user/emails");
+    let (emails, _) = collect_as(&sim, "/2.0/user/emails", BASIC);
     assert_eq!(emails, sim.emails());
+    // An access token is not a user: no `/user`, no `/user/emails`; but it may list its
+    // workspaces and look up an account by id (above).
+    for target in ["/2.0/user", "/2.0/user/emails"] {
+        let (s, body) = get(&sim, target);
+        assert_eq!(s, 403, "{target}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("not users"), "{message}");
+    }
+    assert_eq!(get(&sim, "/2.0/user/workspaces").0, 200);
+    assert_eq!(get_as(&sim, "/2.0/user", BASIC).1, sim.current_user());
     assert_eq!(emails.iter().filter(|e| e["is_primary"] == true).count(), 1);
     assert!(emails.iter().all(|e| e["type"] == "email"));
 }
@@ -872,11 +920,13 @@ fn faults_rate_limits_server_errors_and_truncation() {
         rate_limit_retry_after_secs: Some(2),
         ..Faults::default()
     });
-    let statuses: Vec<u16> = (0..6).map(|_| get_reply(&sim, "/2.0/user").status).collect();
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| get_reply(&sim, "/2.0/workspaces/acme").status)
+        .collect();
     assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
-    let r = get_reply(&sim, "/2.0/user");
-    let r2 = get_reply(&sim, "/2.0/user");
-    let limited = get_reply(&sim, "/2.0/user");
+    let r = get_reply(&sim, "/2.0/workspaces/acme");
+    let r2 = get_reply(&sim, "/2.0/workspaces/acme");
+    let limited = get_reply(&sim, "/2.0/workspaces/acme");
     assert_eq!((r.status, r2.status, limited.status), (200, 200, 429));
     assert_eq!(limited.body, b"Rate limit for this resource has been exceeded");
     assert!(limited.headers["content-type"].starts_with("text/plain"));
@@ -890,7 +940,7 @@ fn faults_rate_limits_server_errors_and_truncation() {
         server_error_every: 2,
         ..Faults::default()
     });
-    let replies: Vec<Reply> = (0..6).map(|_| get_reply(&sim, "/2.0/user")).collect();
+    let replies: Vec<Reply> = (0..6).map(|_| get_reply(&sim, "/2.0/workspaces/acme")).collect();
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 500, 200, 502, 200, 503]);
     assert_eq!(replies[1].json()["type"], "error");
@@ -931,7 +981,7 @@ fn faults_latency_concurrency_and_cross_origin_next() {
     let started = std::time::Instant::now();
     std::thread::scope(|s| {
         for _ in 0..4 {
-            s.spawn(|| assert_eq!(get_reply(&sim, "/2.0/user").status, 200));
+            s.spawn(|| assert_eq!(get_reply(&sim, "/2.0/workspaces/acme").status, 200));
         }
     });
     let elapsed = started.elapsed();
@@ -943,7 +993,7 @@ fn faults_latency_concurrency_and_cross_origin_next() {
     assert!(sim.max_in_flight() >= 2, "{}", sim.max_in_flight());
     sim.reset_max_in_flight();
     assert_eq!(sim.max_in_flight(), 0);
-    get_reply(&sim, "/2.0/user");
+    get_reply(&sim, "/2.0/workspaces/acme");
     assert_eq!(sim.max_in_flight(), 1);
     // The clock endpoint has no latency.
     let t = std::time::Instant::now();

@@ -6,6 +6,7 @@
 //! Every attempt is measured ([`crate::metrics::http_request`]); what the rate-limit headers
 //! and 429s say goes to the shared [`Budget`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::redirect;
@@ -16,6 +17,7 @@ use url::Url;
 
 use super::body::{self, BodyError};
 use super::budget::Budget;
+use super::connect;
 use super::oauth::OAuth;
 use super::{retry, ApiError, Credentials, Page};
 use crate::metrics;
@@ -55,6 +57,9 @@ pub struct Client {
     backoff_max: Duration,
     budget: Budget,
     max_response_bytes: u64,
+    /// Whether any request has been answered (with any status): until then, a connection
+    /// failure most likely means a wrong `api_url`, and is retried once only.
+    answered: AtomicBool,
 }
 
 /// How requests are authenticated: a fixed header, or an OAuth token that is renewed.
@@ -140,6 +145,7 @@ impl Client {
             backoff_max: options.backoff_max,
             budget: Budget::new(options.max_concurrency, options.requests_per_hour),
             max_response_bytes: options.max_response_bytes,
+            answered: AtomicBool::new(false),
         })
     }
 
@@ -223,6 +229,31 @@ impl Client {
                     }
                     renewed = true;
                 }
+                Err(ApiError::Connect { target, cause, .. })
+                    if !self.answered.load(Ordering::Relaxed) && attempt < self.max_retries.min(1) =>
+                {
+                    // Nothing has answered yet: most likely a wrong `api_url` or a server that
+                    // is not running, which the whole backoff schedule would not fix. Quietly:
+                    // if the retry fails too, its one error line says it all.
+                    let wait = connect::FIRST_CONTACT_WAIT;
+                    tracing::debug!(
+                        endpoint = url.path(),
+                        "Cannot connect to {target} ({cause}); trying once more in {} s.",
+                        wait.as_secs()
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(error @ ApiError::Connect { .. }) if !self.answered.load(Ordering::Relaxed) => {
+                    return Err(if attempt > 0 {
+                        ApiError::Exhausted {
+                            last: Box::new(error),
+                            retries: attempt,
+                        }
+                    } else {
+                        error
+                    })
+                }
                 Err(error) if error.is_retryable() && attempt < self.max_retries => {
                     let wait = retry::delay(&error, attempt, self.backoff_max);
                     if error.status() == Some(429) {
@@ -284,12 +315,21 @@ impl Client {
         let started = Instant::now();
         let transport = |e: reqwest::Error| {
             metrics::http_request(&endpoint, None, started.elapsed(), false);
-            ApiError::Transport {
-                endpoint: endpoint.clone(),
-                reason: describe(&e),
+            match connect::classify(&e, url) {
+                Some(failure) => ApiError::Connect {
+                    endpoint: endpoint.clone(),
+                    target: connect::host_port(url),
+                    cause: failure.cause(),
+                    advice: failure.advice("api_url", &self.api_url),
+                },
+                None => ApiError::Transport {
+                    endpoint: endpoint.clone(),
+                    reason: describe(&e),
+                },
             }
         };
         let response = request.send().await.map_err(transport)?;
+        self.answered.store(true, Ordering::Relaxed);
         let status = response.status();
         let headers = response.headers();
         let wait = retry::server_wait(headers);

@@ -28,6 +28,19 @@ pub enum ApiError {
         /// What went wrong.
         reason: String,
     },
+    /// The request never reached the server: no connection could be made to its host and
+    /// port (refused, unknown host, failed TLS handshake, no answer).
+    #[error("GET {endpoint} failed: cannot connect to {target}: {cause}; {advice}")]
+    Connect {
+        /// The request path.
+        endpoint: String,
+        /// `host:port`.
+        target: String,
+        /// What happened, in plain words.
+        cause: String,
+        /// What to check, naming the setting.
+        advice: String,
+    },
     /// The body is not valid JSON (truncated or garbled).
     #[error("GET {endpoint} returned malformed JSON: {reason}")]
     Malformed {
@@ -116,7 +129,7 @@ pub enum ApiError {
         retryable: bool,
     },
     /// Retries ran out.
-    #[error("{last} (gave up after {retries} retries)")]
+    #[error("{last} (gave up after {retries} {})", if *retries == 1 { "retry" } else { "retries" })]
     Exhausted {
         /// The last failure.
         last: Box<ApiError>,
@@ -163,7 +176,7 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ApiError::Status { status, .. } => *status == 429 || (*status >= 500 && *status != 555),
-            ApiError::Transport { .. } | ApiError::Malformed { .. } => true,
+            ApiError::Transport { .. } | ApiError::Connect { .. } | ApiError::Malformed { .. } => true,
             ApiError::Token { retryable, .. } => *retryable,
             _ => false,
         }

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod budget;
 mod client;
+mod connect;
 mod error;
 mod oauth;
 mod page;

@@ -346,6 +346,7 @@ impl TokenHttp {
         let request =
             reqwest::Request::try_from(request).map_err(|e| TokenHttpError::Transport(describe(&e)))?;
         let cap = self.max_response_bytes;
+        let url = request.url().clone();
         let answer = async {
             let response = self.http.execute(request).await.map_err(BodyError::Transport)?;
             let status = response.status();
@@ -359,7 +360,16 @@ impl TokenHttp {
             Ok(answer) => answer,
             Err(BodyError::Transport(e)) => {
                 metrics::http_request(endpoint, None, started.elapsed(), false);
-                return Err(TokenHttpError::Transport(describe(&e)));
+                let reason = match super::connect::classify(&e, &url) {
+                    Some(failure) => format!(
+                        "cannot connect to {}: {}; {}",
+                        super::connect::host_port(&url),
+                        failure.cause(),
+                        failure.advice("oauth_token_url", &url)
+                    ),
+                    None => describe(&e),
+                };
+                return Err(TokenHttpError::Transport(reason));
             }
             Err(BodyError::TooLarge { declared }) => {
                 metrics::http_request(endpoint, Some(200), started.elapsed(), false);

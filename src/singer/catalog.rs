@@ -1,11 +1,22 @@
 //! The catalog: what discovery prints (every stream with its schema and full metadata), and
 //! what a sync reads back (which streams and fields are selected).
 //!
-//! Selection follows the Singer spec and the Meltano SDK: a stream is selected by
-//! `selected: true` in its stream-level metadata (or the legacy `schema.selected`); a field
-//! is kept unless its metadata says `selected: false` (or legacy
-//! `schema.properties.<f>.selected: false`); key and replication-key fields are `automatic`
-//! and always kept. Without a catalog, streams selected by default are synced whole.
+//! Selection is resolved as the Meltano SDK resolves it (`MetadataMapping._breadcrumb_is_selected`),
+//! so a catalog that `--discover` printed, passed back unchanged, syncs the streams selected
+//! by default. For the stream (breadcrumb `[]`) and for each top-level field
+//! (`["properties", f]`), the first rule that applies decides:
+//!
+//! 1. `inclusion: unsupported` → not selected; `inclusion: automatic` → selected;
+//! 2. an explicit `selected` → that value (for older catalogs without it in the metadata,
+//!    the legacy `schema.selected` / `schema.properties.<f>.selected`);
+//! 3. `selected-by-default` → that value;
+//! 4. else the parent's value: a field follows its stream; a stream has no parent, so it is
+//!    not selected, except when its entry has no metadata at all (the SDK's "no metadata to
+//!    say otherwise": selected).
+//!
+//! The tap's own key and replication-key fields are always kept, whatever the catalog says
+//! (discovery marks them `automatic`). Without a catalog, the streams selected by default are
+//! synced whole.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -175,6 +186,11 @@ impl StreamSelection {
 }
 
 impl Selection {
+    /// Whether no stream is selected: a sync would have nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
     /// Every stream selected by default, whole.
     pub fn by_default(streams: &[StreamDescription]) -> Selection {
         Selection {
@@ -254,33 +270,44 @@ impl Selection {
 }
 
 impl CatalogEntry {
-    fn stream_metadata(&self) -> Option<&Map<String, Value>> {
+    /// The metadata of one breadcrumb (`[]` for the stream, `["properties", f]` for a field).
+    fn metadata_at(&self, breadcrumb: &[&str]) -> Option<&Map<String, Value>> {
         self.metadata
             .iter()
-            .find(|m| m.breadcrumb.is_empty())
+            .find(|m| {
+                m.breadcrumb
+                    .iter()
+                    .map(String::as_str)
+                    .eq(breadcrumb.iter().copied())
+            })
             .map(|m| &m.metadata)
     }
 
-    fn is_selected(&self) -> bool {
-        if let Some(selected) = self.stream_metadata().and_then(|m| m.get("selected")) {
-            return selected.as_bool() == Some(true);
-        }
-        self.schema
-            .as_ref()
-            .and_then(|s| s.get("selected"))
-            .and_then(Value::as_bool)
-            == Some(true)
+    /// The legacy selection written in the schema: `schema.selected`, or
+    /// `schema.properties.<field>.selected`.
+    fn legacy_selected(&self, field: Option<&str>) -> Option<bool> {
+        let schema = self.schema.as_ref()?;
+        let holder = match field {
+            None => schema,
+            Some(f) => schema.get("properties")?.get(f)?.as_object()?,
+        };
+        holder.get("selected")?.as_bool()
     }
 
+    /// Whether the stream is selected (see the module documentation for the rules).
+    fn is_selected(&self) -> bool {
+        let inherited = self.metadata.is_empty();
+        resolve(self.metadata_at(&[]), self.legacy_selected(None), inherited)
+    }
+
+    /// The top-level fields the catalog leaves out of a selected stream: every field named in
+    /// its metadata or legacy schema whose resolution is "not selected".
     fn deselected_fields(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
+        let mut named: BTreeSet<&str> = BTreeSet::new();
         for m in &self.metadata {
             if let [properties, field] = m.breadcrumb.as_slice() {
-                let unsupported = m.metadata.get("inclusion").and_then(Value::as_str) == Some("unsupported");
-                if properties == "properties"
-                    && (m.metadata.get("selected").and_then(Value::as_bool) == Some(false) || unsupported)
-                {
-                    out.insert(field.clone());
+                if properties == "properties" {
+                    named.insert(field);
                 }
             }
         }
@@ -290,14 +317,34 @@ impl CatalogEntry {
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object)
         {
-            for (field, schema) in props {
-                if schema.get("selected").and_then(Value::as_bool) == Some(false) {
-                    out.insert(field.clone());
-                }
-            }
+            named.extend(props.keys().map(String::as_str));
         }
-        out
+        named
+            .into_iter()
+            .filter(|field| {
+                let metadata = self.metadata_at(&["properties", field]);
+                !resolve(metadata, self.legacy_selected(Some(field)), true)
+            })
+            .map(str::to_string)
+            .collect()
     }
+}
+
+/// The Meltano SDK's rule for one breadcrumb: `inclusion` first (`unsupported` never,
+/// `automatic` always), then an explicit `selected` (in the metadata, else the legacy one in
+/// the schema), then `selected-by-default`, then what the parent resolved to.
+fn resolve(metadata: Option<&Map<String, Value>>, legacy: Option<bool>, parent: bool) -> bool {
+    let get = |key: &str| metadata.and_then(|m| m.get(key));
+    match get("inclusion").and_then(Value::as_str) {
+        Some("unsupported") => return false,
+        Some("automatic") => return true,
+        _ => {}
+    }
+    get("selected")
+        .and_then(Value::as_bool)
+        .or(legacy)
+        .or_else(|| get("selected-by-default").and_then(Value::as_bool))
+        .unwrap_or(parent)
 }
 
 #[cfg(test)]
@@ -364,6 +411,104 @@ mod tests {
         let schema = sel.streams[0].schema(&streams()[0].schema);
         assert!(schema["properties"].get("title").is_none());
         assert_eq!(schema["required"], json!(["id"]));
+    }
+
+    fn names(sel: &Selection) -> Vec<&'static str> {
+        sel.streams.iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn a_discovered_catalog_passed_back_unchanged_selects_the_default_streams() {
+        let text = discover(&streams()).to_string();
+        let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
+        assert_eq!(names(&sel), ["a"], "`a` is selected by default, `b` is not");
+        assert!(sel.streams[0].deselected.is_empty());
+    }
+
+    #[test]
+    fn stream_selection_follows_the_sdk_order_of_rules() {
+        let entry = |meta: Value| json!({"tap_stream_id": "a", "schema": {}, "metadata": [{"breadcrumb": [], "metadata": meta}]});
+        let selects = |entries: Vec<Value>| {
+            let text = json!({ "streams": entries }).to_string();
+            !Selection::from_catalog_text("c.json", &text, &streams())
+                .unwrap()
+                .streams
+                .is_empty()
+        };
+        // An explicit `selected` wins over `selected-by-default`, both ways.
+        assert!(!selects(vec![entry(
+            json!({"selected": false, "selected-by-default": true})
+        )]));
+        assert!(selects(vec![entry(
+            json!({"selected": true, "selected-by-default": false})
+        )]));
+        // Else `selected-by-default`; else not selected (a stream has no parent).
+        assert!(selects(vec![entry(json!({"selected-by-default": true}))]));
+        assert!(!selects(vec![entry(json!({"selected-by-default": false}))]));
+        assert!(!selects(vec![entry(json!({"inclusion": "available"}))]));
+        // `inclusion` comes first.
+        assert!(selects(vec![entry(
+            json!({"inclusion": "automatic", "selected": false})
+        )]));
+        assert!(!selects(vec![entry(
+            json!({"inclusion": "unsupported", "selected": true})
+        )]));
+        // The legacy `schema.selected` counts as an explicit choice.
+        let legacy = |selected: bool, meta: Value| json!({"tap_stream_id": "a", "schema": {"selected": selected}, "metadata": meta});
+        assert!(!selects(vec![legacy(false, json!([]))]));
+        assert!(!selects(vec![legacy(
+            false,
+            json!([{"breadcrumb": [], "metadata": {"selected-by-default": true}}])
+        )]));
+        assert!(selects(vec![legacy(
+            false,
+            json!([{"breadcrumb": [], "metadata": {"selected": true}}])
+        )]));
+        // No metadata at all: nothing says otherwise, so selected (the SDK's default).
+        assert!(selects(vec![json!({"tap_stream_id": "a", "schema": {}})]));
+        // Metadata for fields only: the stream itself is not selected.
+        assert!(!selects(vec![
+            json!({"tap_stream_id": "a", "schema": {}, "metadata": [
+                {"breadcrumb": ["properties", "title"], "metadata": {"selected": true}}
+            ]})
+        ]));
+    }
+
+    #[test]
+    fn field_selection_follows_the_sdk_order_of_rules_and_keeps_keys() {
+        let text = json!({"streams": [{"tap_stream_id": "a", "schema": {"properties": {
+            "body": {"selected": false}, "title": {}
+        }}, "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true}},
+            // Explicit `selected` wins over `selected-by-default` and the legacy schema.
+            {"breadcrumb": ["properties", "body"], "metadata": {"selected": true, "selected-by-default": false}},
+            // `selected-by-default` when nothing explicit.
+            {"breadcrumb": ["properties", "title"], "metadata": {"selected-by-default": false}},
+            // Unsupported is never selected, whatever else it says.
+            {"breadcrumb": ["properties", "extra"], "metadata": {"inclusion": "unsupported", "selected": true}},
+            // The tap's own keys are always kept.
+            {"breadcrumb": ["properties", "updated_on"], "metadata": {"inclusion": "unsupported"}},
+            {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "available", "selected": false}},
+            // Nothing said about `other`: it follows the stream.
+            {"breadcrumb": ["properties", "other"], "metadata": {}}
+        ]}]})
+        .to_string();
+        let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
+        assert_eq!(
+            sel.streams[0].deselected,
+            BTreeSet::from(["extra".to_string(), "title".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_catalog_selecting_nothing_is_an_empty_selection() {
+        let mut catalog = discover(&streams());
+        for stream in catalog["streams"].as_array_mut().unwrap() {
+            stream["metadata"][0]["metadata"]["selected"] = json!(false);
+        }
+        let sel = Selection::from_catalog_text("c.json", &catalog.to_string(), &streams()).unwrap();
+        assert!(sel.is_empty());
+        assert!(!Selection::by_default(&streams()).is_empty());
     }
 
     #[test]

@@ -30,6 +30,15 @@ pub struct CommitIdentity<'a> {
     pub user: Option<Account<'a>>,
 }
 
+/// A commit's texts rendered as HTML.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct CommitRendered<'a> {
+    /// The message: raw, markup and HTML.
+    pub message: Option<RenderedText<'a>>,
+}
+
 /// A commit as the API sends it (`GET /repositories/{workspace}/{repo}/commits`, a branch's
 /// or tag's `target`, a pull request's commits).
 #[skip_serializing_none]
@@ -51,6 +60,8 @@ pub struct Commit<'a> {
     pub message: Option<Text<'a>>,
     /// The message as rendered text.
     pub summary: Option<RenderedText<'a>>,
+    /// The message rendered as HTML, as the commit pages show it.
+    pub rendered: Option<CommitRendered<'a>>,
     /// The parent commits.
     pub parents: Option<Vec<CommitRef<'a>>>,
     /// The repository.

@@ -195,6 +195,10 @@ pub struct Account<'a> {
     pub uuid: Option<Text<'a>>,
     /// The Atlassian account id (absent for some non-human actors).
     pub account_id: Option<Text<'a>>,
+    /// For an app user (an access token or an app acting in Bitbucket), what kind it is;
+    /// sent as `kind` (`type` being `app_user`).
+    #[serde(rename = "kind")]
+    pub app_user_kind: Option<Text<'a>>,
     /// The display name.
     pub display_name: Option<Text<'a>>,
     /// The nickname.
@@ -331,6 +335,10 @@ pub struct User<'a> {
     pub uuid: Text<'a>,
     /// The Atlassian account id (absent for some non-human actors).
     pub account_id: Option<Text<'a>>,
+    /// For an app user (an access token or an app acting in Bitbucket), what kind it is;
+    /// sent as `kind` (`type` being `app_user`).
+    #[serde(rename = "kind")]
+    pub app_user_kind: Option<Text<'a>>,
     /// The display name.
     pub display_name: Option<Text<'a>>,
     /// The nickname.
@@ -367,6 +375,9 @@ pub struct Group<'a> {
     pub slug: Option<Text<'a>>,
     /// `workspace:slug`.
     pub full_slug: Option<Text<'a>>,
+    /// The workspace privilege the group grants its members (`admin`, `collaborator`), as
+    /// branch restrictions carry it.
+    pub account_privilege: Option<Text<'a>>,
     /// The account owning the group (the workspace, for groups of current workspaces).
     pub owner: Option<Account<'a>>,
     /// The workspace of the group.
@@ -424,6 +435,11 @@ pub struct Repository<'a> {
     pub created_on: Option<Timestamp<'a>>,
     /// When the repository was last updated.
     pub updated_on: Option<Timestamp<'a>>,
+    /// Which workspace or project defaults the repository overrides, by setting name
+    /// (`default_merge_strategy`, `branching_model`, …: true when overridden). Undocumented
+    /// in the OpenAPI description but sent by Bitbucket; kept as the object it sends, since
+    /// its set of names is open.
+    pub override_settings: Option<Map<String, Value>>,
     /// Links (`clone` is a list of `{name, href}`).
     pub links: Option<Links<'a>>,
 }

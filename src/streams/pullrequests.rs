@@ -123,6 +123,8 @@ pub struct PullRequestRecord<'a> {
     pub reviewers: Option<Vec<Account<'a>>>,
     /// The participants and their review state.
     pub participants: Option<Vec<Participant<'a>>>,
+    /// Whether Bitbucket can merge it as it stands (no conflicts), when it says.
+    pub mergeable: Option<bool>,
     /// Links.
     pub links: Option<Links<'a>>,
 }

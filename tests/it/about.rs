@@ -222,10 +222,42 @@ fn meltano_yml_declares_exactly_the_about_settings() {
         .collect();
     assert_eq!(groups, want);
 
-    // Runs offline against the simulator; TAP_BITBUCKET_API_URL overrides the URL.
-    assert!(tap["config"]["api_url"]
+    // The default environment runs offline against the simulator (TAP_BITBUCKET_API_URL
+    // overrides the URL), as its user; `prod` is the real Bitbucket, with the credential
+    // from the environment, never from this file.
+    let environment = |name: &str| -> &Value {
+        let env = project["environments"]
+            .as_array()
+            .expect("environments")
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("an environment named {name}"));
+        env["config"]["plugins"]["extractors"]
+            .as_array()
+            .and_then(|list| list.iter().find(|p| p["name"] == "tap-bitbucket"))
+            .map(|p| &p["config"])
+            .unwrap_or_else(|| panic!("{name} configures tap-bitbucket"))
+    };
+    assert_eq!(project["default_environment"], "dev");
+    let dev = environment("dev");
+    assert!(dev["api_url"]
         .as_str()
         .is_some_and(|u| u.starts_with("http://127.0.0.1:")));
+    assert!(dev["email"].is_string() && dev["api_token"].is_string());
+    let prod = environment("prod");
+    assert_eq!(prod["api_url"], "https://api.bitbucket.org/2.0");
+    for secret in [
+        "access_token",
+        "api_token",
+        "app_password",
+        "client_secret",
+        "refresh_token",
+    ] {
+        assert!(
+            prod.get(secret).is_none() && tap["config"].get(secret).is_none(),
+            "{secret}"
+        );
+    }
     // The selection is the tap's default one: everything except the streams that are not
     // selected by default.
     let select: Vec<&str> = tap["select"]

@@ -159,7 +159,7 @@ fn requests_in_flight_never_exceed_max_concurrency() {
     });
     for limit in [1, 4] {
         sim.reset_max_in_flight();
-        let config = config_with(&sim, json!({"max_concurrency": limit, "page_size": 25}));
+        let config = config_with(&sim, json!({"max_concurrency": limit, "page_size": 50}));
         let run = sync_streams(&scratch, &config, &["repositories", "pullrequests"], &[], &[]).success();
         let peak = sim.max_in_flight();
         assert!(
@@ -297,7 +297,7 @@ fn timeouts_are_retried_then_fail_clearly() {
     assert!(
         line.contains("/2.0/workspaces/acme")
             && line.contains("timed out")
-            && line.contains("gave up after 1 retries"),
+            && line.contains("gave up after 1 retry"),
         "{line}"
     );
     assert!(run.stderr.contains("Retrying after"), "{}", run.stderr);
@@ -386,7 +386,9 @@ fn sync_with_short_lived_tokens(sim: &Simulator) -> Run {
     });
     let mut config = oauth_config(sim);
     config["max_concurrency"] = json!(1);
-    config["page_size"] = json!(10);
+    // About 30 pages at 40 ms each: longer than the half-second after which a one-second
+    // token is renewed.
+    config["page_size"] = json!(20);
     sync_streams(&scratch, &config, &["pullrequests"], &[], &[]).success()
 }
 
@@ -617,7 +619,8 @@ fn json_log_format_makes_every_stderr_line_json() {
         .all(|m| m["level"] == "INFO" && m["metric"]["tags"].is_object() && m["timestamp"].is_string()));
     assert!(!run.stderr.contains("INFO METRIC:"));
 
-    // A failing run: JSON lines, then the one plain error line the spec promises.
+    // A failing run: JSON lines to the end, the last one the failure, once: an ERROR event
+    // with the one line of text mode as its message and the exit code.
     let mut config = config_for(&sim);
     config["access_token"] = json!("wrong-token");
     let run = sync_streams(
@@ -628,11 +631,31 @@ fn json_log_format_makes_every_stderr_line_json() {
         &[],
     );
     assert_eq!(run.code, 1);
-    let lines: Vec<&str> = run.stderr.trim_end().lines().collect();
-    let (last, rest) = lines.split_last().expect("stderr has lines");
-    assert!(last.starts_with("tap-bitbucket: error: "), "{last}");
-    for line in rest {
-        serde_json::from_str::<Value>(line)
-            .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}"));
-    }
+    let lines: Vec<Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {l}")))
+        .collect();
+    let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert_eq!(errors[0], lines.last().unwrap(), "the failure is the last line");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("tap-bitbucket: error: ") && message.contains("HTTP 401"),
+        "{message}"
+    );
+    assert_eq!(errors[0]["exit_code"], 1);
+
+    // A config error, found before the logger knew the format from the config: still JSON,
+    // as the command line asked.
+    let bad = scratch.text("bad-config.json", "{not json");
+    let run = crate::harness::tap(&["--config", bad.to_str().unwrap(), "--log-format", "json"]);
+    assert_eq!(run.code, 2);
+    let line: Value = serde_json::from_str(run.stderr.trim_end())
+        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {}", run.stderr));
+    assert_eq!((&line["level"], &line["exit_code"]), (&json!("ERROR"), &json!(2)));
+    assert!(
+        line["message"].as_str().unwrap().contains("bad-config.json"),
+        "{line}"
+    );
 }

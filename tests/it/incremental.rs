@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, bookmark, config_for, simulator, sync, ts, Run, Scratch};
+use crate::harness::{assert_protocol, bookmark, config_for, simulator, sync_selected, ts, Run, Scratch};
 
 /// Every pull request the simulator holds, as `(workspace, repo, id) -> updated_on`.
 fn server_prs(sim: &bitbucket_simulator::Simulator) -> BTreeMap<(String, String, i64), String> {
@@ -297,10 +297,10 @@ fn repositories_rerun_sees_new_and_updated_repositories() {
     let sim = simulator();
     let scratch = Scratch::new();
     let config = config_for(&sim);
-    let first = sync(&scratch, &config, None).success();
+    let first = sync_selected(&scratch, &config, &["repositories"], None).success();
     let state = first.last_state();
     sim.set_clock_offset_hours(24 * 30);
-    let second = sync(&scratch, &config, Some(&state)).success();
+    let second = sync_selected(&scratch, &config, &["repositories"], Some(&state)).success();
     assert_protocol(&second);
     for ws in sim.workspace_slugs() {
         let mark = bookmark(&state, "repositories", &ws, None).expect("workspace bookmark");

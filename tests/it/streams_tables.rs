@@ -8,21 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use bitbucket_simulator::{IssueTrackers, Simulator};
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, tap, Run, Scratch};
+use crate::harness::{
+    assert_protocol, assert_same_object, config_for, simulator, tap, user_config, Run, Scratch,
+};
 
 /// The parent keys of a repository-level record.
 const PARENT_KEYS: [&str; 3] = ["workspace_slug", "repository_slug", "repository_uuid"];
-
-/// A config with the simulator's API token: a user credential, which the permission and
-/// user streams need.
-fn user_config(sim: &Simulator) -> Value {
-    let mut config = config_for(sim);
-    let map = config.as_object_mut().expect("config object");
-    map.remove("access_token");
-    map.insert("email".into(), json!("demo@example.com"));
-    map.insert("api_token".into(), json!("demo-api-token"));
-    config
-}
 
 /// Syncs exactly `streams` with `config` (and `state`).
 fn sync_streams(config: &Value, streams: &[&str], state: Option<&Value>) -> Run {
@@ -412,25 +403,59 @@ fn users_are_the_authenticated_user_or_the_configured_accounts() {
 }
 
 #[test]
-fn user_streams_refused_to_an_access_token_warn_naming_the_credential_kind() {
+fn streams_refused_to_an_access_token_warn_naming_the_credential_kind() {
+    // The simulator refuses what Bitbucket refuses an access token: permissions, and the
+    // current user (it is not one). Nothing is overridden here.
     let sim = simulator();
-    // `/2.0/user` and everything under it; the workspaces are configured, so the run does
-    // not need `/2.0/user/workspaces`.
-    sim.set_status_override("/2.0/user", 403);
     let mut config = config_for(&sim);
-    config["workspaces"] = json!(sim.workspace_slugs());
-    let run = sync_streams(&config, &["users", "account_emails", "workspaces"], None).success();
+    config["workspaces"] = json!(["acme"]);
+    let streams = [
+        "users",
+        "account_emails",
+        "repository_permissions",
+        "group_permissions",
+        "workspaces",
+        "forks",
+    ];
+    let run = sync_streams(&config, &streams, None).success();
     for stream in ["users", "account_emails"] {
         assert!(run.records(stream).is_empty());
         let lines = warnings(&run, &format!("Skipping `{stream}`:"));
         assert_eq!(lines.len(), 1, "{}", run.stderr);
         assert!(
-            lines[0].contains("user credential") && lines[0].contains("access token used"),
+            lines[0].contains("user credential")
+                && lines[0].contains("access token used")
+                && lines[0].contains("HTTP 403"),
             "{}",
             lines[0]
         );
     }
-    assert_eq!(run.records("workspaces").len(), sim.workspace_slugs().len());
+    let repositories = sim.repository_slugs("acme");
+    for stream in ["repository_permissions", "group_permissions"] {
+        assert!(run.records(stream).is_empty());
+        // One warning per repository, each naming it and what would let the tap read it.
+        let lines = warnings(&run, &format!("Skipping `{stream}` for repository `acme/"));
+        assert_eq!(lines.len(), repositories.len(), "{}", run.stderr);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.contains("access tokens cannot read permissions")
+                    && l.contains("Access tokens cannot query")),
+            "{lines:?}"
+        );
+    }
+    // Everything else an access token may read.
+    assert_eq!(run.records("workspaces").len(), 1);
+    assert!(!run.records("forks").is_empty());
+
+    // The same streams with the user's API token: records, no warning.
+    let mut config = user_config(&sim);
+    config["workspaces"] = json!(["acme"]);
+    let run = sync_streams(&config, &streams[..4], None).success();
+    for stream in &streams[..4] {
+        assert!(!run.records(stream).is_empty(), "{stream}");
+    }
+    assert!(!run.stderr.contains("WARN"), "{}", run.stderr);
 }
 
 #[test]

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, sync, Scratch};
+use crate::harness::{
+    assert_protocol, assert_same_object, config_for, simulator, sync, user_config, Scratch,
+};
 
 #[test]
 fn full_sync_returns_every_object_exactly() {
@@ -91,13 +93,33 @@ fn full_sync_returns_every_object_exactly() {
         let ws = record["workspace_slug"].as_str().unwrap();
         assert_same_object(record, &["workspace_slug"], &sim.workspace(ws), "workspace");
     }
+
+    // Fields real responses carry beyond the API description arrive too (the objects above
+    // are compared whole; these say the simulator still sends them).
+    assert!(run
+        .records("repositories")
+        .iter()
+        .all(|r| r["override_settings"].is_object()));
+    let commits = run.records("commits");
+    assert!(!commits.is_empty());
+    assert!(commits
+        .iter()
+        .all(|c| c["rendered"]["message"]["html"].is_string()));
+    let groups: Vec<&Value> = run
+        .records("branch_restrictions")
+        .into_iter()
+        .flat_map(|b| b["groups"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!groups.is_empty());
+    assert!(groups.iter().all(|g| g["account_privilege"].is_string()));
 }
 
 #[test]
 fn requests_use_largest_pages_all_states_and_participants() {
     let sim = simulator();
     let scratch = Scratch::new();
-    sync(&scratch, &config_for(&sim), None).success();
+    // The user credential, which may read every default stream where it is an admin.
+    sync(&scratch, &user_config(&sim), None).success();
     let requests = sim.requests();
     let mut pr_requests_per_repo: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &requests {
@@ -186,6 +208,59 @@ fn catalog_selects_streams_and_fields() {
 }
 
 #[test]
+fn a_discovered_catalog_passed_back_unchanged_syncs_the_default_streams() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let config = scratch.json("config.json", &user_config(&sim));
+    let config = config.to_str().unwrap();
+    // What a user does first: discover to a file, then sync with that file as it is.
+    let discovered = crate::harness::tap(&["--config", config, "--discover"]).success();
+    let catalog = scratch.text("catalog.json", &discovered.stdout);
+    let run = crate::harness::tap(&["--config", config, "--catalog", catalog.to_str().unwrap()]).success();
+    assert_protocol(&run);
+
+    let by_default: BTreeSet<String> = discovered.messages[0]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"][0]["metadata"]["selected-by-default"] == true)
+        .map(|s| s["tap_stream_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(by_default.contains("pullrequests") && !by_default.contains("issue_components"));
+    let synced: BTreeSet<String> = run.schemas().keys().cloned().collect();
+    assert_eq!(synced, by_default);
+    for stream in &by_default {
+        assert!(!run.records(stream).is_empty(), "no records of {stream}");
+    }
+    assert!(!run.stderr.contains("selects no stream"), "{}", run.stderr);
+}
+
+#[test]
+fn a_catalog_selecting_nothing_warns_once_how_to_select() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let config = scratch.json("config.json", &config_for(&sim));
+    let catalog = crate::harness::catalog_file(&scratch, &[]);
+    let run = crate::harness::tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ])
+    .success();
+    assert!(run.records("pullrequests").is_empty() && run.schemas().is_empty());
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("selects no stream"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    for needle in ["WARN", "catalog.json", "\"selected\": true", "breadcrumb"] {
+        assert!(warnings[0].contains(needle), "`{needle}` not in {}", warnings[0]);
+    }
+}
+
+#[test]
 fn legacy_properties_flag_and_schema_selected() {
     let sim = simulator();
     let scratch = Scratch::new();
@@ -211,7 +286,19 @@ fn activate_version_follows_complete_full_table_streams_only() {
     let scratch = Scratch::new();
     let mut config = config_for(&sim);
     config["activate_version"] = json!(true);
-    let run = sync(&scratch, &config, None).success();
+    // The full-table streams checked below and two incremental ones (not the large
+    // activity and commit histories, which add nothing here).
+    let streams = [
+        "workspaces",
+        "workspace_members",
+        "repositories",
+        "pullrequests",
+        "directory_contents",
+        "branch_restrictions",
+        "forks",
+        "watchers",
+    ];
+    let run = crate::harness::sync_selected(&scratch, &config, &streams, None).success();
     assert_protocol(&run);
     let activated: Vec<&str> = run
         .messages
