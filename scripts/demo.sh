@@ -100,6 +100,6 @@ cat <<'TEXT'
   Bitbucket refuses access tokens the permission streams and the user streams (an access
   token is not a user): a sync skips them with a warning (one per repository for the
   permission streams) and still exits 0. The API token (email + api_token) of the syncs above
-  reads them; "Credentials and scopes" in README.md lists what each stream needs.
+  reads them; "Credentials and scopes" in docs/streams.md lists what each stream needs.
 TEXT
 echo "== done: messages in $out/run1.jsonl and $out/run2.jsonl, logs beside them"

@@ -201,7 +201,7 @@ pub fn sdk_version() -> String {
     format!("{NAME}-rs {}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The settings table in markdown, with a line on environment variables. The README holds
+/// The settings table in markdown, with a line on environment variables. docs/configuration.md holds
 /// exactly this text between its generated-block markers.
 pub fn settings_markdown() -> String {
     let mut out = String::from(

@@ -1,5 +1,5 @@
 //! `--about`, `--test` and `--config ENV`, through the real binary; and the two documents
-//! that must say what `--about` says: the README's settings table and `meltano.yml`'s
+//! that must say what `--about` says: the settings table of docs/configuration.md and `meltano.yml`'s
 //! settings. `UPDATE_README=1 cargo test --test it about` rewrites both generated blocks.
 
 use std::collections::BTreeSet;
@@ -148,7 +148,7 @@ fn readme_settings_table_is_the_about_markdown() {
         table.lines().filter(|l| l.starts_with("| `")).count(),
         tap_bitbucket::config::known_keys().len()
     );
-    check_block(&repo_file("README.md"), README_BEGIN, README_END, &table);
+    check_block(&repo_file("docs/configuration.md"), README_BEGIN, README_END, &table);
 }
 
 #[test]
