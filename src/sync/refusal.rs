@@ -231,7 +231,10 @@ mod tests {
             let Verdict::Skip(text) = verdict(stream, &repo(), 403, "Forbidden") else {
                 panic!("{stream}");
             };
-            assert!(text.contains("read:pipeline:bitbucket") && text.contains("`globex/api`"), "{text}");
+            assert!(
+                text.contains("read:pipeline:bitbucket") && text.contains("`globex/api`"),
+                "{text}"
+            );
         }
     }
 
