@@ -30,6 +30,7 @@ import base64
 import datetime as dt
 import json
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
@@ -158,8 +159,16 @@ def read_server(config):
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         read = list(pool.map(lambda wr: read_repository(api, *wr), repositories))
-    clock = api.get(api.root.rsplit("/2.0", 1)[0] + "/_simulator/clock") if "/2.0" in api.root else {}
-    return read, api.requests, clock.get("now")
+    return read, api.requests, simulator_now(api.root)
+
+
+def simulator_now(root):
+    """The simulator's clock (`GET /_simulator/clock`, no auth), None from another server."""
+    try:
+        with urllib.request.urlopen(root.rsplit("/2.0", 1)[0] + "/_simulator/clock", timeout=10) as response:
+            return json.load(response).get("now")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------
