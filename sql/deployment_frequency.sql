@@ -17,7 +17,7 @@
 --     (PostgreSQL marks it with `_sdc_deleted_at`, DuckDB keeps it as it was), deliberately not
 --     filtered out here: deployments made to it still happened, and both databases then give
 --     the same figures. A deployment whose environment was never loaded is left out.
---   - Every repository loaded counts; filter on `d.repository_uuid` for one.
+--   - Every repository loaded counts; filter on `c.repository_uuid` for one.
 --
 -- Streams that must be selected: deployments, environments (both selected by default).
 -- Runs unchanged on DuckDB and PostgreSQL over the tables target-duckdb and
