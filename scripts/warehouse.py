@@ -4,7 +4,7 @@ Two halves, so that the checking needs nothing but the standard library:
   - `dump` runs inside a target's own virtualenv (the one `meltano install` made: it has
     duckdb, or psycopg) and writes what one database holds as JSON: every table of the
     schema with its columns and SQL types, each row's key and `_sdc_*` columns, and the
-    results of the portable proof queries below;
+    results of the portable proof queries below and of the metric queries of sql/;
   - every other command runs with plain python3 and compares such dumps with the tap's own
     output: its stdout as Meltano ran it (copied on its way to the target), and a run of
     the tap alone from the state Meltano stored.
@@ -31,6 +31,10 @@ import datetime as dt
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
+
+# The metric queries of spec §3c, shipped in the repository's sql/.
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 # Portable SQL, run unchanged on DuckDB 1.0 and PostgreSQL 15 (the schema is set on the
 # connection, never written here). Nested objects are JSON (DuckDB) or jsonb (PostgreSQL):
@@ -224,7 +228,7 @@ def cmd_meltano_state(state_get_path, run_path, out_path=None):
 def cmd_dump(target, where, schema, catalog_path, out_path):
     """What one database holds, as JSON: per table its columns and their SQL types, and per
     row its key columns and `_sdc_batched_at`/`_sdc_deleted_at`/`_sdc_table_version`; then
-    the proof queries' results."""
+    the proof queries' and the metric queries' results."""
     if target == "duckdb":
         import duckdb  # the target's own virtualenv has it
 
@@ -275,6 +279,16 @@ def cmd_dump(target, where, schema, catalog_path, out_path):
     for name, sql in PROOF_QUERIES.items():
         if {"pullrequests", "pullrequest_activity"} <= set(tables):
             dump["proof"][name] = [[plain(v) for v in row] for row in query(sql)]
+    # The shipped metric queries, each file as it is (warehouse_metrics.py checks them).
+    dump["metrics"] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        try:
+            cursor = conn.execute(path.read_text())
+            columns = [d[0] for d in cursor.description]
+            rows = [[plain(v) for v in row] for row in cursor.fetchall()]
+            dump["metrics"][path.stem] = {"columns": columns, "rows": rows}
+        except Exception as e:  # noqa: BLE001 -- any database error is a finding to report
+            dump["metrics"][path.stem] = {"error": " ".join(str(e).split())[:500]}
     with open(out_path, "w") as f:
         json.dump(dump, f)
 

@@ -37,6 +37,12 @@
 #      activate_version on, hard_delete off) marks them with `_sdc_deleted_at`;
 #      target-duckdb ignores ACTIVATE_VERSION and keeps them. A FULL_TABLE stream with a
 #      skipped partition (a 403) gets no ACTIVATE_VERSION, and its rows must stay.
+# After each of the two runs, every metric query of sql/ (spec §3c) runs, unchanged, on both
+# databases, and its result must equal, row by row, the figures scripts/warehouse_metrics.py
+# computes independently from the simulator's own API pages (urllib, the tap's credentials,
+# at the same clock: not from the tap's output nor from SQL), hours within the queries'
+# rounding; each query must return rows. After the second, scripts/metrics_chart.py draws
+# the README's chart from the DuckDB tables (a well-formed SVG).
 #
 # Pins, and why:
 #   - target-duckdb 0.8.0 is the latest release; with a newer DuckDB it can lose the first
@@ -283,6 +289,20 @@ meltano_run() {
   "$(python_of "$target")" "$root/scripts/warehouse.py" dump "$target" "$(database_of "$target")" tap_bitbucket \
     "$work/discovered.json" "$work/$target-$n.json" || { echo "reading the $target database failed"; return 1; }
 }
+# metrics_check N: every query of sql/ (run on each database by `warehouse.py dump`, in
+# TARGET-N.json) against the figures scripts/warehouse_metrics.py computes from the
+# simulator's own API pages, at the same clock, without the tap, the loaders or SQL.
+metrics_check() {
+  say "the metric queries of sql/ on both databases, row by row against the simulator's API"
+  python3 "$root/scripts/warehouse_metrics.py" expected config.json "expected-$1.json" \
+    || fail "computing the metrics from the simulator's API"
+  passed=$((passed + 1))
+  for target in $targets; do
+    python3 "$root/scripts/warehouse_metrics.py" check "$target" "$target-$1.json" "expected-$1.json" \
+      || fail "the metric queries of sql/ on $target (run $1): mismatches above"
+    passed=$((passed + 1))
+  done
+}
 run_both() { # N
   both meltano_run "$1"
   python3 "$root/scripts/warehouse.py" records "$work/duckdb-run$1.jsonl"
@@ -308,6 +328,7 @@ for target in $targets; do
   wh loaded "$target" "$target-1.json" discovered.json "$target-run1.jsonl"
 done
 wh same-records "target-postgres's run" duckdb-run1.jsonl postgres-run1.jsonl
+metrics_check 1
 
 # ---------------------------------------------------------------------------------------
 say "2. the simulator's clock 30 days on, activate_version on; second runs, from the state Meltano stored"
@@ -327,6 +348,13 @@ for target in $targets; do
   wh proof "$target-2.json" "$target-run1.jsonl" "$target-run2.jsonl"
 done
 wh fewer duckdb-run1.jsonl duckdb-run2.jsonl discovered.json
+metrics_check 2
+# The chart of the README (docs/metrics.svg, there from a fixed anchor) from these tables.
+"$(python_of duckdb)" "$root/scripts/metrics_chart.py" "$(database_of duckdb)" metrics.svg >metrics-chart.log 2>&1 \
+  && python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' metrics.svg \
+  || { cat metrics-chart.log >&2; fail "scripts/metrics_chart.py"; }
+passed=$((passed + 1))
+echo "  scripts/metrics_chart.py: an SVG of $(wc -c <metrics.svg) bytes from the DuckDB tables"
 # FULL_TABLE rows that vanished (the files of the main branch's previous head commit in
 # `directory_contents`, whose key holds the commit): target-postgres (activate_version on,
 # hard_delete off, as shipped) marks them with _sdc_deleted_at; target-duckdb ignores
