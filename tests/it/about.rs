@@ -148,7 +148,12 @@ fn readme_settings_table_is_the_about_markdown() {
         table.lines().filter(|l| l.starts_with("| `")).count(),
         tap_bitbucket::config::known_keys().len()
     );
-    check_block(&repo_file("docs/configuration.md"), README_BEGIN, README_END, &table);
+    check_block(
+        &repo_file("docs/configuration.md"),
+        README_BEGIN,
+        README_END,
+        &table,
+    );
 }
 
 #[test]
