@@ -52,9 +52,15 @@ impl WindowRules {
 }
 
 impl Window {
+    /// Whether a record whose replication value is `at` is inside the window: at or after
+    /// the lower bound, before `end_date`. A record without a value cannot be placed: it is.
+    pub fn contains(&self, at: Option<DateTime<Utc>>) -> bool {
+        at.is_none_or(|at| self.lower.is_none_or(|l| at >= l) && self.end.is_none_or(|e| at < e))
+    }
+
     /// The bookmark to store after reading up to `seen`: capped at the sync's start and at
-    /// `end_date`, and never below the previous bookmark. `None` when it would not change.
-    pub fn bookmark_value(&self, seen: DateTime<Utc>) -> Option<String> {
+    /// `end_date`, and never below the previous bookmark.
+    pub fn bookmark_value(&self, seen: DateTime<Utc>) -> String {
         let mut value = seen.min(self.now);
         if let Some(end) = self.end {
             value = value.min(end);
@@ -62,7 +68,7 @@ impl Window {
         if let Some(previous) = self.previous {
             value = value.max(previous);
         }
-        Some(format_bookmark(value))
+        format_bookmark(value)
     }
 }
 
@@ -151,16 +157,23 @@ mod tests {
             previous: Some(t("2026-10-01")),
         };
         assert_eq!(
-            w.bookmark_value(t("2027-01-01")).unwrap(),
+            w.bookmark_value(t("2027-01-01")),
             "2026-11-01T00:00:00.000000+00:00"
         );
         assert_eq!(
-            w.bookmark_value(t("2026-09-01")).unwrap(),
+            w.bookmark_value(t("2026-09-01")),
             "2026-10-01T00:00:00.000000+00:00"
         );
         assert_eq!(
-            w.bookmark_value(t("2026-10-15T01:02:03.5Z")).unwrap(),
+            w.bookmark_value(t("2026-10-15T01:02:03.5Z")),
             "2026-10-15T01:02:03.500000+00:00"
         );
+        // Inside: from the lower bound (inclusive) to the end (exclusive).
+        let w = Window {
+            lower: Some(t("2026-10-01")),
+            ..w
+        };
+        assert!(w.contains(Some(t("2026-10-01"))) && w.contains(None));
+        assert!(!w.contains(Some(t("2026-09-30T23:59:59Z"))) && !w.contains(Some(t("2026-11-01"))));
     }
 }

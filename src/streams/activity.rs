@@ -429,7 +429,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         (comments, newest_comment, "updated_on"),
     ] {
         let Some(out) = out else { continue };
-        if let Some(value) = newest.and_then(|n| out.window.bookmark_value(n)) {
+        if let Some(value) = newest.map(|n| out.window.bookmark_value(n)) {
             out.bookmark(&run.context, key, value).await?;
         }
     }

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
-use super::newest_first::{self, DatedRecord, Order};
+use super::newest_first::{self, DatedRecord};
 use super::pullrequests::Participant;
 use super::{
     Account, CommitRef, Links, PartitionRun, RenderedText, RepositoryKeys, RepositoryRef, Scope, StreamDef,
@@ -133,7 +133,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let lookback = Duration::days(i64::from(run.settings.commits_lookback_days));
-    newest_first::read::<Commits, _>(&run, run.out(), url, "date", Order::Graph, lookback, |c| {
+    newest_first::read_graph::<Commits, _>(&run, run.out(), url, "date", lookback, |c| {
         c.set_repository_keys(&repo);
         true
     })

@@ -295,11 +295,8 @@ async fn read_deployment_pages(run: &PartitionRun) -> Result<(), StreamError> {
         .next_page::<Deployments, _>(run, out.name, |mut records| {
             records.retain_mut(|d| {
                 let updated = d.last_update_time.as_ref().and_then(Timestamp::parse);
-                let inside = match updated {
-                    // Waiting (UNDEPLOYED): no time yet, emitted every run while it waits.
-                    None => true,
-                    Some(at) => window.lower.is_none_or(|l| at >= l) && window.end.is_none_or(|e| at < e),
-                };
+                // Waiting (UNDEPLOYED): no time yet, emitted every run while it waits.
+                let inside = window.contains(updated);
                 if inside {
                     d.set_repository_keys(&repo);
                     newest = newest.max(updated);
@@ -313,7 +310,7 @@ async fn read_deployment_pages(run: &PartitionRun) -> Result<(), StreamError> {
         out.emitter.send_page(rendered?).await?;
     }
     // The listing has no order: only a complete read proves nothing newer was missed.
-    if let Some(value) = newest.and_then(|at| window.bookmark_value(at)) {
+    if let Some(value) = newest.map(|at| window.bookmark_value(at)) {
         out.bookmark(&run.context, REPLICATION_KEY, value).await?;
     }
     Ok(())

@@ -53,7 +53,7 @@ where
             .await?;
         let Some(rendered) = page else { return Ok(()) };
         out.emitter.send_page(rendered?).await?;
-        if let Some(value) = keyset.cursor().and_then(|c| window.bookmark_value(c)) {
+        if let Some(value) = keyset.cursor().map(|c| window.bookmark_value(c)) {
             out.bookmark(&run.context, field, value).await?;
         }
     }

@@ -2,16 +2,19 @@
 //! filter (`commits` in graph order, the pull-request activity feed, `pipelines`), and when
 //! such a read may stop (spec §4, "Newest-first streams").
 //!
-//! Two orders, two rules:
+//! Three orders:
 //! - [`Order::Graph`] (`commits`): dates are not monotonic (a commit authored earlier can be
 //!   merged later and listed among newer ones), so every record of each page read is emitted,
 //!   and the read stops after the first page whose records are all older than
 //!   `lower − lookback`, that page not emitted.
-//! - [`Order::Time`] (activity, pipelines): the listing follows time, so a record below the
-//!   floor is not emitted unless a record inside the window follows it on the page (the
-//!   listing's order is then not the key's), and the read stops after the first page that
-//!   ends below the floor: every later page is older still, and reading one more page only
-//!   to find that would cost a request per partition on every run.
+//! - [`Order::Time`] (the activity feed): the listing follows time, but not exactly the key
+//!   (a comment's key is its last edit, its place in the feed its creation). A record below
+//!   the floor is not emitted unless a record inside the window follows it on the page, and
+//!   the read stops, as for commits, after the first page whose records are all older than
+//!   the floor: a page that crosses the floor may still be followed by an edited comment.
+//! - [`Order::Key`] (`pipelines`, asked for `sort=-created_on`): the server sorts by the key
+//!   itself, so the read stops after the page that crosses the floor, every later page being
+//!   older still: a rerun where nothing changed costs one request.
 //!
 //! The bookmark (the newest value emitted, capped by the window) is written when the
 //! partition completes, since a partial newest-first read proves nothing about older records.
@@ -38,8 +41,10 @@ pub trait DatedRecord: Serialize {
 pub enum Order {
     /// Newest first by graph, not by date (`commits`).
     Graph,
-    /// Newest first by the key itself (activity, pipelines).
+    /// Newest first by time, not exactly by the key (the activity feed).
     Time,
+    /// Newest first, sorted by the key itself (`pipelines`).
+    Key,
 }
 
 /// What to do with a page of a newest-first listing.
@@ -69,13 +74,13 @@ pub fn judge_page(
     if !times.is_empty() && times.iter().all(older) {
         return PageVerdict::Stop;
     }
-    let last = order == Order::Time && times.last().is_some_and(older);
+    let last = order == Order::Key && times.last().is_some_and(older);
     PageVerdict::Emit { last }
 }
 
 /// Which records of a page to emit for a stream with this window, by their key values in
-/// listing order: never one at or past `end_date`; in [`Order::Time`], not one below the
-/// window's lower bound unless a record inside the window follows it. A record without a
+/// listing order: never one at or past `end_date`; in [`Order::Time`] and [`Order::Key`],
+/// not one below the window's lower bound unless a record inside the window follows it. A record without a
 /// key value cannot be placed and is emitted.
 pub fn emit_mask(times: &[Option<DateTime<Utc>>], window: &Window, order: Order) -> Vec<bool> {
     let mut keep = vec![false; times.len()];
@@ -84,7 +89,7 @@ pub fn emit_mask(times: &[Option<DateTime<Utc>>], window: &Window, order: Order)
         let before_end = time.is_none_or(|at| window.end.is_none_or(|end| at < end));
         let inside = match (order, time, window.lower) {
             (Order::Graph, _, _) | (_, None, _) | (_, _, None) => true,
-            (Order::Time, Some(at), Some(lower)) => *at >= lower,
+            (Order::Time | Order::Key, Some(at), Some(lower)) => *at >= lower,
         };
         keep[i] = before_end && (inside || inside_follows);
         inside_follows |= inside && time.is_some();
@@ -92,15 +97,14 @@ pub fn emit_mask(times: &[Option<DateTime<Utc>>], window: &Window, order: Order)
     keep
 }
 
-/// Reads the collection at `url` newest first into `out` (one stream), as described in the
-/// module doc. `prepare` fills the record's added keys and returns `false` for a record that
-/// must not be emitted (one the tap cannot key).
-pub async fn read<T, F>(
+/// Reads the graph-ordered collection at `url` newest first into `out` (one stream), as
+/// described in the module doc. `prepare` fills the record's added keys and returns `false`
+/// for a record that must not be emitted (one the tap cannot key).
+pub async fn read_graph<T, F>(
     run: &PartitionRun,
     out: &StreamRun,
     url: Url,
     field: &'static str,
-    order: Order,
     lookback: Duration,
     mut prepare: F,
 ) -> Result<(), StreamError>
@@ -110,6 +114,7 @@ where
     F: for<'b> FnMut(&mut T::Of<'b>) -> bool,
 {
     let window = &out.window;
+    let order = Order::Graph;
     let stop_below = window.lower.map(|lower| lower - lookback);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut url = url;
@@ -146,7 +151,7 @@ where
         let Some(next) = next else { break };
         url = follow_next(run, &url, &next, &mut followed)?;
     }
-    if let Some(value) = newest.and_then(|n| window.bookmark_value(n)) {
+    if let Some(value) = newest.map(|n| window.bookmark_value(n)) {
         out.bookmark(&run.context, field, value).await?;
     }
     Ok(())
@@ -170,7 +175,7 @@ mod tests {
     }
 
     #[test]
-    fn time_order_stops_after_the_page_that_crosses_the_floor() {
+    fn key_order_stops_after_the_page_that_crosses_the_floor() {
         let floor = Some(t("2026-06-10"));
         let crossing = [
             Some(t("2026-06-12")),
@@ -178,16 +183,20 @@ mod tests {
             Some(t("2026-06-01")),
         ];
         assert_eq!(
-            judge_page(&crossing, floor, Order::Time),
+            judge_page(&crossing, floor, Order::Key),
             PageVerdict::Emit { last: true }
         );
-        // Graph order cannot conclude from the crossing page: a newer commit may follow.
-        assert_eq!(
-            judge_page(&crossing, floor, Order::Graph),
-            PageVerdict::Emit { last: false }
-        );
+        // Graph and time order cannot conclude from the crossing page: a newer commit, an
+        // edited comment may follow.
+        for order in [Order::Graph, Order::Time] {
+            assert_eq!(
+                judge_page(&crossing, floor, order),
+                PageVerdict::Emit { last: false }
+            );
+        }
         let older = [Some(t("2026-06-02")), Some(t("2026-06-01"))];
         assert_eq!(judge_page(&older, floor, Order::Time), PageVerdict::Stop);
+        assert_eq!(judge_page(&older, floor, Order::Key), PageVerdict::Stop);
         assert_eq!(judge_page(&older, floor, Order::Graph), PageVerdict::Stop);
         let inside = [Some(t("2026-06-12")), Some(t("2026-06-11"))];
         assert_eq!(

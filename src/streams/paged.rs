@@ -134,7 +134,9 @@ pub fn warn_pagelen_refused(stream: &str, url: &Url, error: &ApiError) {
 /// parameters, rather than by following `next`: some endpoints' `next` links drop `sort`
 /// (`pipelines`) or carry a wrong page (`deployments`). The read ends on an empty page, on a
 /// page shorter than its `pagelen`, or (with a warning) on a page that repeats the previous
-/// one, which a server ignoring `page` would send forever.
+/// one, which a server ignoring `page` would send forever; and, when the envelope says how
+/// many records the collection holds (`size`), on the page that reaches that count, rather
+/// than asking for an empty page after it.
 #[derive(Debug)]
 pub struct NumberedPages {
     base: Url,
@@ -150,6 +152,8 @@ pub struct PageShape {
     pub len: usize,
     /// The page size the server says it used (`pagelen` of the envelope).
     pub pagelen: Option<u64>,
+    /// How many records the whole collection holds, when the server says (`size`).
+    pub size: Option<u64>,
     /// A fingerprint of its records (see [`fingerprint`]), to notice a repeated page.
     pub fingerprint: u64,
 }
@@ -198,13 +202,14 @@ impl NumberedPages {
                 self.base.path()
             );
             self.done = true;
-        } else if page.len == 0
-            || page
-                .pagelen
-                .or(requested)
-                .is_some_and(|size| (page.len as u64) < size)
-        {
-            self.done = true;
+        } else {
+            let pagelen = page.pagelen.or(requested);
+            let short = pagelen.is_some_and(|n| (page.len as u64) < n);
+            let all_read = match (pagelen, page.size) {
+                (Some(n), Some(size)) => self.page.saturating_mul(n) >= size,
+                _ => false,
+            };
+            self.done = page.len == 0 || short || all_read;
         }
         self.previous = Some(page.fingerprint);
         self.page += 1;
@@ -266,6 +271,7 @@ impl NumberedPages {
                     let shape = PageShape {
                         len: page.values.len(),
                         pagelen: page.pagelen,
+                        size: page.size,
                         fingerprint: fingerprint(&page.values),
                     };
                     let repeated = shape.len > 0 && self.repeats(shape.fingerprint);
@@ -281,5 +287,80 @@ impl NumberedPages {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages() -> NumberedPages {
+        NumberedPages::new(Url::parse("http://h/2.0/repositories/a/b/deployments/?pagelen=100").unwrap())
+    }
+
+    fn shape(len: usize, size: Option<u64>, fingerprint: u64) -> PageShape {
+        PageShape {
+            len,
+            pagelen: Some(100),
+            size,
+            fingerprint,
+        }
+    }
+
+    #[test]
+    fn numbered_pages_stop_on_short_empty_repeated_or_complete_pages() {
+        let mut p = pages();
+        assert_eq!(p.next_url().unwrap().query(), Some("pagelen=100&page=1"));
+        assert!(p.advance("deployments", shape(100, None, 1)));
+        assert_eq!(p.next_url().unwrap().query(), Some("pagelen=100&page=2"));
+        assert!(
+            !p.advance("deployments", shape(40, None, 2)),
+            "a short page is the last"
+        );
+        assert!(p.next_url().is_none());
+
+        let mut p = pages();
+        assert!(p.advance("deployments", shape(100, None, 1)));
+        assert!(
+            !p.advance("deployments", shape(0, None, 0)),
+            "an empty page is the last"
+        );
+
+        let mut p = pages();
+        assert!(p.advance("deployments", shape(100, None, 7)));
+        assert!(p.repeats(7));
+        assert!(
+            !p.advance("deployments", shape(100, None, 7)),
+            "a repeated page ends the read"
+        );
+
+        // 200 records in pages of 100: the second page is the last, no empty third asked for.
+        let mut p = pages();
+        assert!(p.advance("deployments", shape(100, Some(200), 1)));
+        assert!(!p.advance("deployments", shape(100, Some(200), 2)));
+    }
+
+    #[test]
+    fn a_refused_pagelen_is_dropped_from_the_request() {
+        let refused = ApiError::Status {
+            status: 400,
+            endpoint: "/x".into(),
+            message: "Invalid pagelen".into(),
+            retry_after: None,
+        };
+        let url = Url::parse("http://h/x/?sort=-created_on&pagelen=100").unwrap();
+        assert_eq!(
+            without_pagelen(&url, &refused).unwrap().query(),
+            Some("sort=-created_on")
+        );
+        let bare = Url::parse("http://h/x/?pagelen=100").unwrap();
+        assert_eq!(without_pagelen(&bare, &refused).unwrap().query(), None);
+        let other = ApiError::Status {
+            status: 404,
+            endpoint: "/x".into(),
+            message: "gone".into(),
+            retry_after: None,
+        };
+        assert!(without_pagelen(&url, &other).is_none());
     }
 }

@@ -299,6 +299,9 @@ impl<'r> Tracker<'r> {
             .and_then(Value::as_array)
             .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
+        // A state written by hand may hold more: the newest are kept, as a run keeps them.
+        let mut previous_open = previous_open;
+        previous_open.truncate(MAX_OPEN);
         Tracker {
             out,
             was_open: previous_open.iter().cloned().collect(),
@@ -332,9 +335,7 @@ impl<'r> Tracker<'r> {
         let Some(at) = self.newest.or(window.previous) else {
             return Ok(());
         };
-        let Some(value) = window.bookmark_value(at) else {
-            return Ok(());
-        };
+        let value = window.bookmark_value(at);
         let extra = Map::from_iter([(
             "open".to_string(),
             Value::Array(self.open.into_iter().map(Value::String).collect()),
@@ -370,35 +371,50 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
         .append_pair("sort", "-created_on")
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let mut pages = NumberedPages::new(base);
+    // The open pipelines the listing showed (no other is kept: state and memory stay bounded).
     let mut seen: HashSet<String> = HashSet::new();
+    let mut steps_reader = StepsReader::default();
     loop {
         let page = pages
             .next_page::<Pipelines, _>(run, run.first.name, |records| {
                 let times: Vec<_> = records.iter().map(PipelineRecord::created).collect();
-                let last = match judge_page(&times, stop_below, Order::Time) {
+                let last = match judge_page(&times, stop_below, Order::Key) {
                     PageVerdict::Stop => return Ok::<_, WriteError>(None),
                     PageVerdict::Emit { last } => last,
                 };
                 let mask =
-                    |t: &Option<Tracker>| t.as_ref().map(|t| emit_mask(&times, &t.out.window, Order::Time));
+                    |t: &Option<Tracker>| t.as_ref().map(|t| emit_mask(&times, &t.out.window, Order::Key));
                 let (pipes_mask, steps_mask) = (mask(&pipes), mask(&steps));
                 let mut due = Vec::new();
                 let mut emitted = Vec::new();
                 for (i, mut pipeline) in records.into_iter().enumerate() {
                     let uuid = pipeline.uuid.to_string();
-                    seen.insert(uuid.clone());
+                    let followed =
+                        |t: &Option<Tracker>| t.as_ref().is_some_and(|t| t.was_open.contains(&uuid));
+                    if followed(&pipes) || followed(&steps) {
+                        seen.insert(uuid.clone());
+                    }
                     let completed = pipeline.is_completed();
                     if let (Some(t), Some(mask)) = (steps.as_mut(), &steps_mask) {
-                        if mask[i] || t.was_open.contains(&uuid) {
+                        let was_open = t.was_open.contains(&uuid);
+                        if mask[i] || was_open {
                             if mask[i] {
                                 t.newest = t.newest.max(times[i]);
                             }
-                            if completed {
+                            // Steps are read once, when a run first sees the pipeline
+                            // completed: a pipeline at or below the bookmark that was not
+                            // followed as open was seen completed by an earlier run.
+                            let seen_before = t
+                                .out
+                                .window
+                                .previous
+                                .is_some_and(|previous| times[i].is_some_and(|at| at <= previous));
+                            if completed && (was_open || !seen_before) {
                                 due.push(StepsDue {
                                     uuid: uuid.clone(),
                                     created_on: pipeline.created_on.map(|c| c.to_string()),
                                 });
-                            } else {
+                            } else if !completed {
                                 t.still_open(&uuid);
                             }
                         }
@@ -433,14 +449,22 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
         }
         if let Some(t) = &steps {
             for pipeline in &due {
-                read_steps(run, t.out, &repo, pipeline).await?;
+                steps_reader.read(run, t.out, &repo, pipeline).await?;
             }
         }
         if last {
             break;
         }
     }
-    reread_open(run, &repo, &seen, pipes.as_mut(), steps.as_mut()).await?;
+    reread_open(
+        run,
+        &repo,
+        &seen,
+        pipes.as_mut(),
+        steps.as_mut(),
+        &mut steps_reader,
+    )
+    .await?;
     if let Some(t) = pipes {
         t.finish(run, "created_on").await?;
     }
@@ -457,6 +481,7 @@ async fn reread_open<'r>(
     seen: &HashSet<String>,
     mut pipes: Option<&mut Tracker<'r>>,
     mut steps: Option<&mut Tracker<'r>>,
+    steps_reader: &mut StepsReader,
 ) -> Result<(), StreamError> {
     let mut due: Vec<String> = Vec::new();
     for t in pipes.iter().chain(steps.iter()) {
@@ -501,7 +526,9 @@ async fn reread_open<'r>(
         }
         if let Some(t) = steps.as_deref_mut().filter(|t| t.was_open.contains(&uuid)) {
             if completed {
-                read_steps(run, t.out, repo, &StepsDue { uuid, created_on }).await?;
+                steps_reader
+                    .read(run, t.out, repo, &StepsDue { uuid, created_on })
+                    .await?;
             } else {
                 t.still_open(&uuid);
             }
@@ -510,37 +537,53 @@ async fn reread_open<'r>(
     Ok(())
 }
 
-/// Reads every step of a completed pipeline into `out`. A pipeline gone since it was listed
-/// (404) is skipped with a warning.
-async fn read_steps(
-    run: &PartitionRun,
-    out: &StreamRun,
-    repo: &RepositoryInfo,
-    pipeline: &StepsDue,
-) -> Result<(), StreamError> {
-    let mut url = pipelines_url(run, repo, &[&pipeline.uuid, "steps", ""]);
-    url.query_pairs_mut()
-        .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
-    let read = read_all::<PipelineSteps, _>(run, out, url, |step| {
-        step.set_repository_keys(repo);
-        step.pipeline_uuid.clone_from(&pipeline.uuid);
-        step.pipeline_created_on.clone_from(&pipeline.created_on);
-    })
-    .await;
-    match read {
-        Err(StreamError::Api(e)) if e.status() == Some(404) => {
-            tracing::warn!(
-                stream = out.name,
-                partition = %run.context.label(),
-                pipeline = %pipeline.uuid,
-                "Skipping the steps of pipeline {} of {}/{}: Bitbucket no longer finds it ({e}).",
-                pipeline.uuid,
-                repo.workspace,
-                repo.slug
-            );
-            Ok(())
+/// Reads the steps of completed pipelines, remembering for the partition whether the steps
+/// endpoint refused the `pagelen` asked for.
+#[derive(Debug, Default)]
+struct StepsReader {
+    pagelen_refused: bool,
+}
+
+impl StepsReader {
+    /// Reads every step of a completed pipeline into `out`. A pipeline gone since it was
+    /// listed (404) is skipped with a warning.
+    async fn read(
+        &mut self,
+        run: &PartitionRun,
+        out: &StreamRun,
+        repo: &RepositoryInfo,
+        pipeline: &StepsDue,
+    ) -> Result<(), StreamError> {
+        let mut url = pipelines_url(run, repo, &[&pipeline.uuid, "steps", ""]);
+        if !self.pagelen_refused {
+            url.query_pairs_mut()
+                .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
         }
-        other => other.map(drop),
+        let read = read_all::<PipelineSteps, _>(run, out, url, |step| {
+            step.set_repository_keys(repo);
+            step.pipeline_uuid.clone_from(&pipeline.uuid);
+            step.pipeline_created_on.clone_from(&pipeline.created_on);
+        })
+        .await;
+        match read {
+            Ok(done) => {
+                self.pagelen_refused |= done.pagelen_refused;
+                Ok(())
+            }
+            Err(StreamError::Api(e)) if e.status() == Some(404) => {
+                tracing::warn!(
+                    stream = out.name,
+                    partition = %run.context.label(),
+                    pipeline = %pipeline.uuid,
+                    "Skipping the steps of pipeline {} of {}/{}: Bitbucket no longer finds it ({e}).",
+                    pipeline.uuid,
+                    repo.workspace,
+                    repo.slug
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

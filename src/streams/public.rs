@@ -82,7 +82,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
             })
             .await??;
         run.out().emitter.send_page(rendered).await?;
-        if let Some(value) = newest.and_then(|at| window.bookmark_value(at)) {
+        if let Some(value) = newest.map(|at| window.bookmark_value(at)) {
             run.out()
                 .emitter
                 .bookmark(&run.context, REPLICATION_KEY, value)

@@ -5,8 +5,9 @@
 //! one per unchanged pull request. Each record carries `pullrequest_id` and
 //! `pullrequest_updated_on` (its replication key: the parent's `updated_on` when it was read).
 //!
-//! A 404 on one pull request (its source fork deleted) or a 555 or timeout (a diffstat too
-//! large for Bitbucket to compute) skips that pull request with a warning; the run goes on.
+//! A 404 on one pull request (its source fork deleted), or a 555 or timeout on its diffstat
+//! (too large for Bitbucket to compute), skips that pull request with a warning; the run
+//! goes on.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -327,8 +328,8 @@ pub const PULLREQUEST_TASKS: StreamDef = child(
     record_schema::<TaskRecord>,
 );
 
-/// Which children of which pull requests a partition reads, and what it learnt about their
-/// endpoints.
+/// Reads the children of a partition's pull requests, remembering what it learnt about
+/// their endpoints.
 #[derive(Debug, Default)]
 pub struct Children {
     /// Child streams whose endpoint refused the `pagelen` asked for: asked without it since.
@@ -377,10 +378,14 @@ impl Children {
                 )))
             }
         };
+        // A diffstat too large to compute (555, or no answer in time) will not come on a
+        // retry either; any other child's failure stops the partition, so that its bookmark
+        // does not pass a pull request whose children were not read.
+        let too_large = |e: &crate::bitbucket::ApiError| {
+            out.name == "pullrequest_diffstat" && (e.status() == Some(555) || e.is_timeout())
+        };
         match read {
-            Err(StreamError::Api(e))
-                if e.status() == Some(404) || e.status() == Some(555) || e.is_timeout() =>
-            {
+            Err(StreamError::Api(e)) if e.status() == Some(404) || too_large(&e) => {
                 tracing::warn!(
                     stream = out.name,
                     partition = %run.context.label(),

@@ -16,7 +16,6 @@ use super::{
 };
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
-use crate::window::Window;
 
 /// One side of a pull request: repository, branch and commit.
 #[skip_serializing_none]
@@ -197,7 +196,8 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                 let rendered = parent.map(|out| {
                     records.retain_mut(|pr| {
                         pr.set_repository_keys(&repo);
-                        inside(&out.window, pr.updated_on.as_ref().and_then(Timestamp::parse))
+                        out.window
+                            .contains(pr.updated_on.as_ref().and_then(Timestamp::parse))
                     });
                     out.emitter.render(&records)
                 });
@@ -210,7 +210,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         }
         for out in &children {
             for (pr, updated) in &listed {
-                if inside(&out.window, *updated) {
+                if out.window.contains(*updated) {
                     reader.read(&run, out, &repo, pr).await?;
                 }
             }
@@ -221,16 +221,10 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
             } else {
                 CHILD_REPLICATION_KEY
             };
-            if let Some(value) = keyset.cursor().and_then(|c| out.window.bookmark_value(c)) {
+            if let Some(value) = keyset.cursor().map(|c| out.window.bookmark_value(c)) {
                 out.bookmark(&run.context, key, value).await?;
             }
         }
     }
     Ok(())
-}
-
-/// Whether a pull request updated at `at` is inside a stream's window (one without a time
-/// cannot be placed: it is).
-fn inside(window: &Window, at: Option<DateTime<Utc>>) -> bool {
-    at.is_none_or(|at| window.lower.is_none_or(|l| at >= l) && window.end.is_none_or(|e| at < e))
 }

@@ -247,7 +247,7 @@ impl Probe {
                         records: 0,
                     }
                 }
-                Err(StreamError::Api(e)) => match judge(def.family(), &tried, &e, self.kind) {
+                Err(StreamError::Api(e)) => match judge(def.family(), def.name, &tried, &e, self.kind) {
                     Verdict::Fatal => Outcome::Failed {
                         partition: place,
                         reason: e.to_string(),
@@ -263,7 +263,7 @@ impl Probe {
                     | Verdict::SkipQuietly(warning)
                     | Verdict::CloseRepository(warning) => Outcome::Skipped {
                         partition: place,
-                        reason: short_reason(def.family(), &warning),
+                        reason: short_reason(def.name, &warning),
                     },
                 },
                 Err(e) => Outcome::Failed {

@@ -251,6 +251,9 @@ impl Plan {
             }
             // Streams that are not per repository run in shard 0 only.
             let shard = Shard::of(&self.settings);
+            // Repositories an earlier stream found closed are not requested; for a table
+            // version they count as skipped partitions (activating would drop their rows).
+            let mut closed = 0;
             let partitions: Vec<Partition> = match lead.scope {
                 Scope::Workspace | Scope::Global if !shard.owns_unsharded() => Vec::new(),
                 Scope::Workspace => workspaces.iter().cloned().map(Partition::Workspace).collect(),
@@ -260,16 +263,16 @@ impl Plan {
                         repositories =
                             Some(list_repositories(&self.client, &self.settings, &workspaces).await?);
                     }
-                    repositories
-                        .iter()
-                        .flatten()
+                    let listed = repositories.iter().flatten();
+                    closed = listed.clone().filter(|repo| self.is_closed(repo)).count();
+                    listed
                         .filter(|repo| !self.is_closed(repo))
                         .cloned()
                         .map(Partition::Repository)
                         .collect()
                 }
             };
-            self.run_family(&family, partitions, &rules).await?;
+            self.run_family(&family, partitions, closed, &rules).await?;
         }
         Ok(())
     }
@@ -286,9 +289,19 @@ impl Plan {
                 )));
             };
             // FULL_TABLE streams may carry a table version, activated once every partition
-            // was read whole: activating after a skipped partition would drop its rows.
-            let version = (self.settings.activate_version && def.replication_key.is_none())
+            // was read whole: activating after a skipped partition would drop its rows. Not
+            // for a repository stream read in shards: each shard's version would drop the
+            // rows of the others.
+            let sharded = Shard::of(&self.settings).is_sharded() && def.scope == Scope::Repository;
+            let version = (self.settings.activate_version && def.replication_key.is_none() && !sharded)
                 .then(|| self.now.timestamp_millis().max(0) as u64);
+            if self.settings.activate_version && def.replication_key.is_none() && sharded {
+                tracing::warn!(
+                    stream = def.name,
+                    "Not sending ACTIVATE_VERSION for `{}`: with `shard_count`, each shard reads only some repositories, and activating its version would drop the rows of the others.",
+                    def.name
+                );
+            }
             let member = Member {
                 def,
                 deselected: selected.deselected.clone(),
@@ -331,13 +344,17 @@ impl Plan {
     /// Runs one family over its partitions, up to `max_concurrency` at once, every selected
     /// stream of the family read in one pass per partition by the lead's reader. A partition
     /// the credential may not read is skipped with a warning; anything else stops the run.
+    /// `closed` counts the repositories left out because an earlier stream found them closed.
     async fn run_family(
         &self,
         family: &[Member],
         partitions: Vec<Partition>,
+        closed: usize,
         rules: &WindowRules,
     ) -> Result<(), Error> {
         let lead = family[0].def;
+        // The streams being read, as warnings name them.
+        let shown = family.iter().map(|m| m.def.name).collect::<Vec<_>>().join("`, `");
         let read = streams::find(lead.family()).map_or(lead.read, |def| def.read);
         let started = Instant::now();
         let progress: Vec<Arc<metrics::StreamProgress>> = family
@@ -351,7 +368,7 @@ impl Plan {
         let gone = Arc::new(AtomicBool::new(false));
         // Whether that removal was warned about (once per family).
         let mut removal_warned = false;
-        let mut skipped = 0usize;
+        let mut skipped = closed;
         for partition in partitions {
             let context = partition.context();
             let settled = partition.clone();
@@ -398,11 +415,11 @@ impl Plan {
                 (settled, result)
             });
             while let Some(done) = tasks.try_join_next() {
-                skipped += usize::from(!self.settle(lead, done, &mut removal_warned)?);
+                skipped += usize::from(!self.settle(lead, &shown, done, &mut removal_warned)?);
             }
         }
         while let Some(done) = tasks.join_next().await {
-            skipped += usize::from(!self.settle(lead, done, &mut removal_warned)?);
+            skipped += usize::from(!self.settle(lead, &shown, done, &mut removal_warned)?);
         }
         for member in family {
             let Some(version) = member.version else { continue };
@@ -438,6 +455,7 @@ impl Plan {
     fn settle(
         &self,
         def: &StreamDef,
+        shown: &str,
         done: Result<(Partition, Result<(), StreamError>), tokio::task::JoinError>,
         removal_warned: &mut bool,
     ) -> Result<bool, Error> {
@@ -456,7 +474,7 @@ impl Plan {
             .map_or("credential", |c| c.kind());
         let label = partition.context().label();
         // Refusals are judged by the family's endpoint, which its lead stream names.
-        match refusal::judge(def.family(), &partition, &error, credential) {
+        match refusal::judge(def.family(), shown, &partition, &error, credential) {
             Verdict::Fatal => return Err(Error::Api(error)),
             Verdict::SkipQuietly(note) => tracing::debug!(stream = def.name, partition = %label, "{note}"),
             Verdict::Skip(warning) => tracing::warn!(stream = def.name, partition = %label, "{warning}"),

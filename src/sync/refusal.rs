@@ -33,48 +33,55 @@ pub enum Verdict {
     Removed(String),
 }
 
-/// Judges a partition of `stream` that failed with `error`; `credential` is the kind of
+/// Judges a partition of `stream` (the family whose endpoint failed) that failed with
+/// `error`; `shown` names the streams that were being read, and `credential` the kind of
 /// credential the run uses (`access token`, `API token`, …), for the messages.
-pub fn judge(stream: &str, partition: &Partition, error: &ApiError, credential: &str) -> Verdict {
+pub fn judge(
+    stream: &str,
+    shown: &str,
+    partition: &Partition,
+    error: &ApiError,
+    credential: &str,
+) -> Verdict {
     let Some(status) = error.status() else {
         return Verdict::Fatal;
     };
     let place = place(partition);
     match (status, limited_need(stream)) {
         (410, _) => Verdict::Removed(format!(
-            "`{stream}` returns no records: {} ({error}).",
+            "`{shown}` returns no records: {} ({error}).",
             removal(stream)
         )),
         (401 | 403, Some(need)) => Verdict::Skip(format!(
-            "Skipping `{stream}`{place}: it needs {need}, and Bitbucket refused the {credential} used ({error})."
+            "Skipping `{shown}`{place}: it needs {need}, and Bitbucket refused the {credential} used ({error})."
         )),
         (401, None) => Verdict::Fatal,
         (403, None) => {
             let (oauth, api_token) = scopes(stream);
             let need = format!(
-                "read access (OAuth scope `{oauth}`, API-token scope `{api_token}` for `{stream}`)"
+                "read access (OAuth scope `{oauth}`, API-token scope `{api_token}` for `{shown}`)"
             );
             match partition {
                 Partition::Repository(repo) => Verdict::CloseRepository(format!(
-                    "Skipping every stream of repository `{}/{}` from `{stream}` on: it needs {need}, and Bitbucket refused the {credential} used ({error}).",
+                    "Skipping every stream of repository `{}/{}` from `{shown}` on: it needs {need}, and Bitbucket refused the {credential} used ({error}).",
                     repo.workspace, repo.slug
                 )),
                 _ => Verdict::Skip(format!(
-                    "Skipping `{stream}`{place}: it needs {need}, and Bitbucket refused the {credential} used ({error})."
+                    "Skipping `{shown}`{place}: it needs {need}, and Bitbucket refused the {credential} used ({error})."
                 )),
             }
         }
         (404, _) if is_issue_tracker_stream(stream) && mentions_issue_tracker(error) => {
             Verdict::SkipQuietly(format!(
-                "Skipping `{stream}`{place}: the repository has no issue tracker ({error})."
+                "Skipping `{shown}`{place}: the repository has no issue tracker ({error})."
             ))
         }
         (404, _) => Verdict::Skip(format!(
-            "Skipping `{stream}`{place}: Bitbucket {} ({error}).",
+            "Skipping `{shown}`{place}: Bitbucket {} ({error}).",
             not_found(partition)
         )),
         (409, _) => Verdict::Skip(format!(
-            "Skipping `{stream}`{place}: Bitbucket cannot list it in its current state (an empty repository, or one being changed) ({error})."
+            "Skipping `{shown}`{place}: Bitbucket cannot list it in its current state (an empty repository, or one being changed) ({error})."
         )),
         _ => Verdict::Fatal,
     }
@@ -195,7 +202,7 @@ mod tests {
     }
 
     fn verdict(stream: &str, partition: &Partition, code: u16, message: &str) -> Verdict {
-        judge(stream, partition, &status(code, message), "access token")
+        judge(stream, stream, partition, &status(code, message), "access token")
     }
 
     #[test]

@@ -34,6 +34,11 @@ impl Shard {
         repository_shard(workspace, slug, self.count) == self.index
     }
 
+    /// Whether the work is split over several processes.
+    pub fn is_sharded(&self) -> bool {
+        self.count > 1
+    }
+
     /// Whether this process syncs the streams that are not per repository (workspace- and
     /// user-level ones): shard 0 does.
     pub fn owns_unsharded(&self) -> bool {

@@ -494,7 +494,14 @@ fn a_rerun_where_nothing_changed_costs_what_the_spec_allows() {
         let repo = format!("{ws}/{slug}");
         // One request for each keyset or newest-first listing: the page that shows nothing changed.
         assert_eq!(count(&repo, "pullrequests"), 1, "{repo}");
-        assert_eq!(count(&repo, "activity"), 1, "{repo}");
+        // The activity feed is in time order but not its key's (an edited comment stays where
+        // it was written): the page after the one that crosses the bookmark is read too.
+        let feed_pages = if sim.pullrequest_activity(&ws, &slug).len() > 50 {
+            2
+        } else {
+            1
+        };
+        assert_eq!(count(&repo, "activity"), feed_pages, "{repo}");
         assert_eq!(count(&repo, "pipelines"), 1, "{repo}");
         // The pages of the full-table streams and of deployments (read whole by design).
         assert_eq!(
@@ -521,6 +528,8 @@ fn a_rerun_where_nothing_changed_costs_what_the_spec_allows() {
             count(&repo, "pipeline"),
             open.len()
         );
+        // Steps are read once per pipeline: none again for the pipeline at the bookmark.
+        assert_eq!(count(&repo, "steps"), 0, "{repo}: steps read again");
         // The children of the pull requests at the inclusive boundary, and no other.
         let prs = sim.pullrequests(&ws, &slug);
         let newest = prs
