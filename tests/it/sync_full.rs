@@ -364,3 +364,39 @@ fn activate_version_follows_complete_full_table_streams_only() {
         run.stderr
     );
 }
+
+#[test]
+fn activate_version_is_withheld_when_repositories_were_not_all_read() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim);
+    config["activate_version"] = json!(true);
+    let activated = |run: &crate::harness::Run| -> Vec<String> {
+        run.messages
+            .iter()
+            .filter(|m| m["type"] == "ACTIVATE_VERSION")
+            .map(|m| m["stream"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A repository closed to the credential by an earlier stream: the later full-table
+    // streams never read it, so activating their version would drop its rows.
+    sim.set_status_override("/2.0/repositories/acme/infra/pullrequests", 403);
+    let streams = ["workspaces", "pullrequests", "watchers"];
+    let run = crate::harness::sync_selected(&scratch, &config, &streams, None).success();
+    assert_protocol(&run);
+    assert!(run
+        .records("watchers")
+        .iter()
+        .all(|w| w["repository_slug"] != "infra"));
+    assert_eq!(activated(&run), ["workspaces"], "{}", run.stderr);
+    sim.clear_status_overrides();
+
+    // In shards, a repository stream's version would drop the other shards' rows; the
+    // workspace-level streams, read whole by shard 0, are still activated.
+    config["shard_count"] = json!(2);
+    config["shard_index"] = json!(0);
+    let run = crate::harness::sync_selected(&scratch, &config, &["workspaces", "watchers"], None).success();
+    assert!(!run.records("watchers").is_empty());
+    assert_eq!(activated(&run), ["workspaces"], "{}", run.stderr);
+    assert!(run.stderr.contains("shard_count"), "{}", run.stderr);
+}
