@@ -127,7 +127,7 @@ fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
         let mut out = std::io::stdout().lock();
         out.write_all(catalog.as_bytes())
             .and_then(|()| out.flush())
-            .map_err(|e| Error::Write(e.into()))?;
+            .map_err(|e| Error::from_stdout(e.into(), "discovery"))?;
         return Ok(());
     }
 

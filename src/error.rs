@@ -33,10 +33,8 @@ pub enum Error {
     /// Stdout was closed while the sync still had output: the target (or whatever read the
     /// tap's output) exited or the pipe broke. The cause is on the other side of the pipe, so
     /// the message points there.
-    #[error(
-        "stdout was closed before the sync finished: the target reading the tap's output exited or the pipe broke, and the target's own log has the reason (the last STATE written covers only the records written before it)"
-    )]
-    StdoutClosed,
+    #[error("{}", closed_stdout(.0))]
+    StdoutClosed(&'static str),
     /// A problem found while running that makes going on pointless (a configured workspace
     /// that does not exist, refused credentials).
     #[error("{0}")]
@@ -49,6 +47,15 @@ pub enum Error {
     Internal(String),
 }
 
+/// What a closed stdout means for what was being written (`sync` or `discovery`).
+fn closed_stdout(what: &str) -> String {
+    if what == "sync" {
+        "stdout was closed before the sync finished: the target reading the tap's output exited or the pipe broke, and the target's own log has the reason (the last STATE written covers only the records written before it)".into()
+    } else {
+        format!("stdout was closed before the {what} was written whole: the program reading the tap's output exited or the pipe broke")
+    }
+}
+
 impl Error {
     /// The process exit code for this error: 2 for input errors found before any request,
     /// 1 otherwise.
@@ -59,13 +66,16 @@ impl Error {
         }
     }
 
-    /// A failure of the stdout writer as the error that ends the run: a closed pipe (`EPIPE`;
-    /// Rust ignores `SIGPIPE`, so the write fails rather than killing the process) is
-    /// [`Error::StdoutClosed`], anything else [`Error::Write`].
-    pub fn from_stdout(error: WriteError) -> Error {
+    /// A failure of the stdout writer as the error that ends the run (`what`: `sync`,
+    /// `discovery`): a closed pipe (`EPIPE`; Rust ignores `SIGPIPE`, so the write fails
+    /// rather than killing the process) is [`Error::StdoutClosed`], anything else
+    /// [`Error::Write`].
+    pub fn from_stdout(error: WriteError, what: &'static str) -> Error {
         use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
         match &error {
-            WriteError::Io(e) if matches!(e.kind(), BrokenPipe | ConnectionReset) => Error::StdoutClosed,
+            WriteError::Io(e) if matches!(e.kind(), BrokenPipe | ConnectionReset) => {
+                Error::StdoutClosed(what)
+            }
             _ => Error::Write(error),
         }
     }

@@ -105,7 +105,9 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
         (Ok(()), Ok(counts)) => counts,
         // When the writer failed, readers only saw its channel close: the writer's error is
         // the cause (a closed stdout, a full disk).
-        (Ok(()) | Err(Error::Write(WriteError::Closed)), Err(e)) => return Err(Error::from_stdout(e)),
+        (Ok(()) | Err(Error::Write(WriteError::Closed)), Err(e)) => {
+            return Err(Error::from_stdout(e, "sync"))
+        }
         (Err(e), _) => return Err(e),
     };
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s}={n}")).collect();
