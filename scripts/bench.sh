@@ -6,8 +6,9 @@
 #   - CPU per record, records/s and peak RSS at about 10k, 100k and 1M records (failing if a
 #     repository or pull request is missing: the large sizes of tests/it/large.rs),
 #   - wall time with 50 ms per request at max_concurrency 1, 4, 8, 16,
-#   - the same sync through a minimal Singer SDK tap (scripts/bench/tap_bench_sdk.py).
-# Results also go to target/bench/results.md. Takes a few minutes on 2 cores (the 1M sync
+#   - the same sync through a minimal Singer SDK tap (scripts/bench/tap_bench_sdk.py),
+#   - the engineering-metrics streams against the API minimum, and a rerun where nothing changed.
+# Results also go to target/bench/results.md. Takes about 10 minutes on 2 cores (the 1M sync
 # dominates); BENCH_SIZES=10k,100k makes it quicker. See docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
