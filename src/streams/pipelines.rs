@@ -285,8 +285,12 @@ struct Tracker<'r> {
     previous_open: Vec<String>,
     /// Fast membership for `previous_open`.
     was_open: HashSet<String>,
-    /// The pipelines still open after this run, newest first.
+    /// The pipelines still open after this run, newest first (at most [`MAX_OPEN`]).
     open: Vec<String>,
+    /// Fast membership for `open`.
+    is_open: HashSet<String>,
+    /// Pipelines still open that did not fit in `open` (the oldest).
+    dropped: usize,
     /// The newest `created_on` inside the window.
     newest: Option<DateTime<Utc>>,
 }
@@ -307,23 +311,31 @@ impl<'r> Tracker<'r> {
             was_open: previous_open.iter().cloned().collect(),
             previous_open,
             open: Vec::new(),
+            is_open: HashSet::new(),
+            dropped: 0,
             newest: None,
         }
     }
 
-    /// Notes that `uuid` is still open, once.
+    /// Notes that `uuid` is still open, once. Pipelines come newest first (the listing, then
+    /// the older ones re-read), so past [`MAX_OPEN`] the oldest are the ones dropped.
     fn still_open(&mut self, uuid: &str) {
-        if !self.open.iter().any(|u| u == uuid) {
+        if self.is_open.contains(uuid) {
+            return;
+        }
+        if self.open.len() < MAX_OPEN {
+            self.is_open.insert(uuid.to_string());
             self.open.push(uuid.to_string());
+        } else {
+            self.dropped += 1;
         }
     }
 
     /// Writes the bookmark and the `open` list.
-    async fn finish(mut self, run: &PartitionRun, key: &'static str) -> Result<(), StreamError> {
+    async fn finish(self, run: &PartitionRun, key: &'static str) -> Result<(), StreamError> {
         let window = &self.out.window;
-        if self.open.len() > MAX_OPEN {
-            let dropped = self.open.len() - MAX_OPEN;
-            self.open.truncate(MAX_OPEN);
+        let dropped = self.dropped;
+        if dropped > 0 {
             tracing::warn!(
                 stream = self.out.name,
                 partition = %run.context.label(),
@@ -600,4 +612,49 @@ fn pipelines_url(run: &PartitionRun, repo: &RepositoryInfo, tail: &[&str]) -> ur
     }
     segments.extend_from_slice(tail);
     run.client.url(&segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::singer::Emitter;
+    use crate::window::Window;
+
+    #[test]
+    fn the_open_list_keeps_the_newest_and_counts_the_rest() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let now = Utc::now();
+        let out = StreamRun {
+            name: "pipelines",
+            window: Window {
+                lower: None,
+                end: None,
+                now,
+                previous: None,
+            },
+            emitter: Emitter::new(tx, "pipelines", Default::default()),
+            stored: Map::from_iter([(
+                "open".to_string(),
+                Value::Array(
+                    (0..MAX_OPEN + 5)
+                        .map(|i| Value::String(format!("{{{i}}}")))
+                        .collect(),
+                ),
+            )]),
+        };
+        let mut tracker = Tracker::new(&out);
+        assert_eq!(
+            tracker.previous_open.len(),
+            MAX_OPEN,
+            "a longer list from a file is capped"
+        );
+        for i in 0..MAX_OPEN + 3 {
+            tracker.still_open(&format!("new-{i}"));
+        }
+        // Seen again (the listing, then a re-read): kept once.
+        tracker.still_open("new-0");
+        assert_eq!(tracker.open.len(), MAX_OPEN);
+        assert_eq!(tracker.open[0], "new-0", "the newest first");
+        assert_eq!(tracker.dropped, 3, "the three oldest are dropped");
+    }
 }
