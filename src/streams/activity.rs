@@ -19,31 +19,13 @@ use super::newest_first::{emit_mask, judge_page, DatedRecord, Order, PageVerdict
 use super::paged::follow_next;
 use super::pullrequests::PullRequestEndpoint;
 use super::{
-    Account, Links, PartitionRun, RenderedText, RepositoryInfo, RepositoryKeys, Scope, StreamDef,
-    StreamError, Text, Timestamp,
+    Account, Links, PartitionRun, PullRequestRef, RenderedText, RepositoryInfo, RepositoryKeys, Scope,
+    StreamDef, StreamError, Text, Timestamp,
 };
 use crate::bitbucket::Page;
 use crate::bitbucket::MAX_PULLREQUEST_PAGELEN;
 use crate::singer::record_schema;
 use crate::window::format_bookmark;
-
-/// The pull request an activity item belongs to (condensed).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(bound(deserialize = "'de: 'a"))]
-pub struct ActivityPullRequest<'a> {
-    /// `pullrequest`.
-    #[serde(rename = "type")]
-    pub kind: Option<Text<'a>>,
-    /// The pull request id.
-    pub id: Option<i64>,
-    /// Its title.
-    pub title: Option<Text<'a>>,
-    /// Its draft flag.
-    pub draft: Option<bool>,
-    /// Links.
-    pub links: Option<Links<'a>>,
-}
 
 /// Where an inline comment sits in the diff.
 #[skip_serializing_none]
@@ -125,7 +107,7 @@ pub struct Comment<'a, Id: CommentId> {
     /// The comment it answers.
     pub parent: Option<CommentRef<'a>>,
     /// The pull request (condensed).
-    pub pullrequest: Option<ActivityPullRequest<'a>>,
+    pub pullrequest: Option<PullRequestRef<'a>>,
     /// Resolution state, when resolved.
     pub resolution: Option<Map<String, Value>>,
     /// Links.
@@ -192,7 +174,7 @@ pub struct ActivityReview<'a> {
     /// Who approved or requested changes.
     pub user: Option<Account<'a>>,
     /// The pull request (condensed).
-    pub pullrequest: Option<ActivityPullRequest<'a>>,
+    pub pullrequest: Option<PullRequestRef<'a>>,
 }
 
 /// An update: the pull request's state, title, description or branches as of that event.
@@ -250,7 +232,7 @@ pub struct ActivityRecord<'a> {
     #[serde(skip_deserializing)]
     pub event_time: Option<Timestamp<'a>>,
     /// The pull request (condensed).
-    pub pull_request: Option<ActivityPullRequest<'a>>,
+    pub pull_request: Option<PullRequestRef<'a>>,
     /// A comment.
     pub comment: Option<ActivityComment<'a>>,
     /// An approval.

@@ -275,6 +275,24 @@ pub struct RepositoryRef<'a> {
     pub links: Option<Links<'a>>,
 }
 
+/// A condensed pull request, as an activity item or a pipeline names it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct PullRequestRef<'a> {
+    /// `pullrequest`.
+    #[serde(rename = "type")]
+    pub kind: Option<Text<'a>>,
+    /// The pull request id.
+    pub id: Option<i64>,
+    /// Its title.
+    pub title: Option<Text<'a>>,
+    /// Its draft flag.
+    pub draft: Option<bool>,
+    /// Links.
+    pub links: Option<Links<'a>>,
+}
+
 /// A branch reference.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

@@ -28,8 +28,8 @@ use super::deployments::{empty_without_pipelines, UuidRef, Variant};
 use super::newest_first::{emit_mask, judge_page, Order, PageVerdict};
 use super::paged::{read_all, Identified, NumberedPages};
 use super::{
-    Account, CommitRef, Links, PartitionRun, RepositoryInfo, RepositoryKeys, RepositoryRef, Scope, StreamDef,
-    StreamError, StreamRun, Text, Timestamp,
+    Account, CommitRef, Links, PartitionRun, PullRequestRef, RepositoryInfo, RepositoryKeys, RepositoryRef,
+    Scope, StreamDef, StreamError, StreamRun, Text, Timestamp,
 };
 use crate::bitbucket::{decode_text, MAX_PAGELEN};
 use crate::singer::{record_schema, WriteError};
@@ -84,25 +84,7 @@ pub struct PipelineTarget<'a> {
     /// The destination's commit (pull-request targets).
     pub destination_commit: Option<CommitRef<'a>>,
     /// The pull request (pull-request targets): `pullrequest.id` joins to `pullrequests.id`.
-    pub pullrequest: Option<PipelinePullRequest<'a>>,
-}
-
-/// The pull request a pipeline ran for.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(bound(deserialize = "'de: 'a"))]
-pub struct PipelinePullRequest<'a> {
-    /// `pullrequest`.
-    #[serde(rename = "type")]
-    pub kind: Option<Text<'a>>,
-    /// The pull request id.
-    pub id: Option<i64>,
-    /// Its title.
-    pub title: Option<Text<'a>>,
-    /// Its draft flag.
-    pub draft: Option<bool>,
-    /// Links.
-    pub links: Option<Links<'a>>,
+    pub pullrequest: Option<PullRequestRef<'a>>,
 }
 
 /// A pipeline (`GET /repositories/{workspace}/{repo}/pipelines/`).
