@@ -3,8 +3,7 @@
 //! not read.
 //!
 //! The configured `access_token` stands for a workspace, project or repository access token,
-//! and Bitbucket refuses such tokens what only a user may do (`../shared/reference/
-//! bitbucket-api-notes.md` §1 #14, #24, #25 and §3.1, from Atlassian's authentication
+//! and Bitbucket refuses such tokens what only a user may do (Atlassian's authentication
 //! guide): they "can't query repository, project, or workspace permissions", and they are not
 //! users. [`access_token_refusal`] answers those requests as Bitbucket does; Basic
 //! credentials (an Atlassian API token) and OAuth tokens are users and read everything.

@@ -1,7 +1,7 @@
 //! Bitbucket Cloud REST API 2.0 over HTTP: the client, credentials (and OAuth 2.0 tokens),
 //! pagination envelope, retries and the request budget. Nothing here knows about Singer.
 //!
-//! API facts this module relies on (see the README and `../shared/reference`):
+//! API facts this module relies on (Bitbucket's API reference; docs/http.md):
 //! - collections come in a page envelope `{values, next, page, pagelen, size}`; `next` is
 //!   absent on the last page and is followed only when it stays on the API's origin;
 //! - errors come as `{"type":"error","error":{"message":…}}`, except 429, which is plain text;
