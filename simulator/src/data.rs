@@ -463,7 +463,7 @@ fn gen_user(seed: u64, anchor: Micros, i: usize) -> User {
     };
     let nickname = if i == 0 {
         "demo".to_string()
-    } else if i % 3 == 0 {
+    } else if i.is_multiple_of(3) {
         first.to_ascii_lowercase()
     } else {
         format!("{}.{}", first, last).to_ascii_lowercase()

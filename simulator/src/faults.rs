@@ -58,7 +58,7 @@ impl FaultState {
     pub fn before(&mut self) -> Option<ApiResponse> {
         self.requests += 1;
         let n = self.requests;
-        let every = |k: u32| k > 0 && n % u64::from(k) == 0;
+        let every = |k: u32| k > 0 && n.is_multiple_of(u64::from(k));
         if every(self.faults.rate_limit_every) {
             let mut headers = Vec::new();
             if let Some(secs) = self.faults.rate_limit_retry_after_secs {
@@ -104,7 +104,7 @@ impl FaultState {
         }
         self.ok_responses += 1;
         let k = self.faults.truncate_every;
-        if k > 0 && self.ok_responses % u64::from(k) == 0 {
+        if k > 0 && self.ok_responses.is_multiple_of(u64::from(k)) {
             let half = response.body.len() / 2;
             response.body.truncate(half);
         }

@@ -145,7 +145,7 @@ fn many_pages_of_many_repositories_arrive_exactly_once_with_monotonic_bookmarks(
         lines += 1;
         let text = line.trim_end();
         if let Some(c) = cut(text) {
-            if lines % 500 == 0 {
+            if lines.is_multiple_of(500) {
                 let full: Value = serde_json::from_str(text).unwrap();
                 let r = &full["record"];
                 assert_eq!(
