@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Value};
 
@@ -172,28 +172,36 @@ impl Renderer<'_> {
     }
 }
 
+/// A repository's facts from a cache that holds them for every clock, built by `build` the
+/// first time. The build runs outside the lock, since it may read another cache (the refs and
+/// the pipelines of a repository are built from its history); if two requests race, the
+/// first facts stored are kept.
+pub(crate) fn cached<T>(
+    cache: &Mutex<HashMap<(usize, usize), Arc<T>>>,
+    key: (usize, usize),
+    build: impl FnOnce() -> T,
+) -> Arc<T> {
+    if let Some(found) = cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return Arc::clone(found);
+    }
+    let built = Arc::new(build());
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(cache.entry(key).or_insert(built))
+}
+
 impl State {
     /// The generated history of a repository (cached; the same at every clock).
     pub fn history(&self, wi: usize, ri: usize) -> Arc<History> {
-        let mut cache = self.history_cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(h) = cache.get(&(wi, ri)) {
-            return Arc::clone(h);
-        }
-        let w = &self.data.workspaces[wi];
-        let names: Vec<String> = w
-            .members
-            .iter()
-            .filter_map(|&u| self.data.users.get(u as usize))
-            .map(|u| u.display_name.clone())
-            .collect();
-        let h = Arc::new(History::generate(
-            &w.repos[ri],
-            &names,
-            self.data.anchor,
-            self.data.horizon,
-        ));
-        cache.insert((wi, ri), Arc::clone(&h));
-        h
+        cached(&self.history_cache, (wi, ri), || {
+            let w = &self.data.workspaces[wi];
+            let names: Vec<String> = w
+                .members
+                .iter()
+                .filter_map(|&u| self.data.users.get(u as usize))
+                .map(|u| u.display_name.clone())
+                .collect();
+            History::generate(&w.repos[ri], &names, self.data.anchor, self.data.horizon)
+        })
     }
 
     /// The served commit order of a repository at `now` (cached per clock).

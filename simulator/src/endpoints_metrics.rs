@@ -13,6 +13,7 @@ use crate::api::{ApiRequest, ApiResponse, State};
 use crate::clock::Micros;
 use crate::config::Quirks;
 use crate::data::{Pr, Repo, Workspace};
+use crate::endpoints::cached;
 use crate::error::ApiError;
 use crate::paginate::{
     decode_hash_token, encode_hash_token, envelope, iterator_envelope, pagelen_from_query, PageLinks,
@@ -69,49 +70,27 @@ impl State {
 
     /// The refs of a repository (cached; the same at every clock).
     pub fn refs(&self, wi: usize, ri: usize) -> Arc<RefFacts> {
-        if let Some(r) = self
-            .refs_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(wi, ri))
-        {
-            return Arc::clone(r);
-        }
-        let h = self.history(wi, ri);
-        let repo = &self.data.workspaces[wi].repos[ri];
-        let r = Arc::new(RefFacts::build(repo, &h, self.data.anchor, self.members_len(wi)));
-        self.refs_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((wi, ri), Arc::clone(&r));
-        r
+        cached(&self.refs_cache, (wi, ri), || {
+            let h = self.history(wi, ri);
+            let repo = &self.data.workspaces[wi].repos[ri];
+            RefFacts::build(repo, &h, self.data.anchor, self.members_len(wi))
+        })
     }
 
     /// The pipelines, steps, deployments and environments of a repository (cached; the same
     /// at every clock).
     pub fn ci(&self, wi: usize, ri: usize) -> Arc<Ci> {
-        if let Some(c) = self
-            .ci_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(wi, ri))
-        {
-            return Arc::clone(c);
-        }
-        let h = self.history(wi, ri);
-        let repo = &self.data.workspaces[wi].repos[ri];
-        let c = Arc::new(Ci::generate(
-            repo,
-            &h,
-            self.data.anchor,
-            self.data.horizon,
-            self.members_len(wi),
-        ));
-        self.ci_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((wi, ri), Arc::clone(&c));
-        c
+        cached(&self.ci_cache, (wi, ri), || {
+            let h = self.history(wi, ri);
+            let repo = &self.data.workspaces[wi].repos[ri];
+            Ci::generate(
+                repo,
+                &h,
+                self.data.anchor,
+                self.data.horizon,
+                self.members_len(wi),
+            )
+        })
     }
 
     /// The current quirks.
