@@ -5,7 +5,7 @@
 --   deployments       completed deployments (`state.name` COMPLETED) whose `state.status.name`
 --                     is SUCCESSFUL or FAILED
 --   failed            those whose status is FAILED
---   rate              failed / deployments, a fraction between 0 and 1, rounded to 4 places
+--   rate              failed / deployments, a fraction between 0 and 1 (double precision, unrounded)
 --
 -- Definition choices:
 --   - "Completed" means `state.name` COMPLETED. STOPPED deployments (stopped by hand: neither
@@ -37,8 +37,7 @@ with completed as (
 select environment_type,
        count(*) as deployments,
        count(*) filter (where status = 'FAILED') as failed,
-       round(cast(cast(count(*) filter (where status = 'FAILED') as double precision) / count(*)
-                  as numeric(18, 6)), 4) as rate
+       cast(count(*) filter (where status = 'FAILED') as double precision) / count(*) as rate
 from completed
 group by environment_type
 order by environment_type

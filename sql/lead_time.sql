@@ -8,7 +8,7 @@
 --   deployed_on      the earliest `state.completed_on` (UTC) of a SUCCESSFUL deployment to an
 --                    environment of type Production whose `release.commit.hash` starts with
 --                    the pull request's `merge_commit.hash`
---   hours            deployed_on − created_on, in hours (fractional, rounded to 2 places)
+--   hours            deployed_on − created_on, in hours (fractional, double precision, unrounded)
 --
 -- Definition choices:
 --   - Merged means `state` MERGED. Bitbucket sends `merge_commit.hash` abbreviated (12 hex
@@ -62,8 +62,7 @@ select m.repository_uuid,
        m.id as pullrequest_id,
        m.created_on,
        min(x.completed_on) as deployed_on,
-       round(cast(extract(epoch from (min(x.completed_on) - m.created_on)) / 3600
-                  as numeric(18, 6)), 2) as hours
+       cast(extract(epoch from (min(x.completed_on) - m.created_on)) as double precision) / 3600 as hours
 from merged as m
 join production as x
   on x.repository_uuid = m.repository_uuid

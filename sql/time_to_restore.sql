@@ -7,7 +7,7 @@
 --   failed_at         the failed deployment's `state.completed_on` (UTC)
 --   restored_at       the `state.completed_on` of the earliest SUCCESSFUL deployment of the
 --                     same repository and environment completed after it
---   hours             restored_at − failed_at, in hours (fractional, rounded to 2 places)
+--   hours             restored_at − failed_at, in hours (fractional, double precision, unrounded)
 --
 -- Definition choices:
 --   - A failed deployment is a completed one (`state.name` COMPLETED) with `state.status.name`
@@ -39,8 +39,7 @@ select f.repository_uuid,
        f.environment_uuid,
        f.completed_on as failed_at,
        min(s.completed_on) as restored_at,
-       round(cast(extract(epoch from (min(s.completed_on) - f.completed_on)) / 3600
-                  as numeric(18, 6)), 2) as hours
+       cast(extract(epoch from (min(s.completed_on) - f.completed_on)) as double precision) / 3600 as hours
 from completed as f
 join completed as s
   on s.repository_uuid = f.repository_uuid
