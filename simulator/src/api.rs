@@ -635,8 +635,24 @@ impl State {
         self.same_origin(host)
     }
 
+    /// `http://host` for a redirect: [`Self::same_origin`], or `http://localhost:PORT` when the
+    /// cross-origin redirect fault is on.
+    pub(crate) fn redirect_origin(&self, host: Option<&str>) -> String {
+        let cross = self
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .faults
+            .cross_origin_redirect;
+        if cross {
+            let port = self.origin.rsplit(':').next().unwrap_or("80");
+            return format!("http://localhost:{port}");
+        }
+        self.same_origin(host)
+    }
+
     /// `http://host` from the request's `Host` when it looks like a host, else the server's own
-    /// origin (used for redirects).
+    /// origin.
     pub(crate) fn same_origin(&self, host: Option<&str>) -> String {
         match host {
             Some(h)

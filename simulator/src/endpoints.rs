@@ -419,7 +419,7 @@ impl State {
         let c = self.resolve_ref(&h, repo, repo.mainbranch)?;
         let mut location = format!(
             "{}{}/{}/",
-            self.same_origin(req.host),
+            self.redirect_origin(req.host),
             req.path.trim_end_matches('/'),
             h.commits[c as usize].hash
         );

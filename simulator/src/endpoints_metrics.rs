@@ -416,7 +416,7 @@ impl State {
         let prefix = path.rsplit_once("/pullrequests/").map_or(path, |(p, _)| p);
         let mut location = format!(
             "{}{prefix}/diffstat/{}..{}?from_pullrequest_id={id}&topic=true",
-            self.same_origin(req.host),
+            self.redirect_origin(req.host),
             short_hash(pr.seed, "source"),
             short_hash(pr.seed, "destination"),
         );

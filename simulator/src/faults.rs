@@ -28,6 +28,9 @@ pub struct Faults {
     /// `next` (and `previous`) links point at `http://localhost:PORT` instead of the request's
     /// host: another origin for a client, the same server in fact.
     pub cross_origin_next: bool,
+    /// Redirects (`src`, pull-request `diffstat`) point at `http://localhost:PORT`, as
+    /// `cross_origin_next` does for links.
+    pub cross_origin_redirect: bool,
 }
 
 /// The body of Bitbucket's 429.

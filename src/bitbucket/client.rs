@@ -95,6 +95,20 @@ pub(super) fn shown(url: &Url) -> String {
     u.to_string()
 }
 
+/// Why the redirect policy stopped a redirect: its target (as shown) is off the API origin.
+#[derive(Debug)]
+struct OffOrigin {
+    to: String,
+}
+
+impl std::fmt::Display for OffOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a redirect to `{}` leaves the API origin", self.to)
+    }
+}
+
+impl std::error::Error for OffOrigin {}
+
 impl Client {
     /// Builds the client. Fails only when the TLS stack cannot be set up.
     pub fn new(options: ClientOptions) -> Result<Client, ApiError> {
@@ -106,9 +120,7 @@ impl Client {
                 attempt.follow()
             } else {
                 let to = shown(attempt.url());
-                attempt.error(format!(
-                    "refusing a redirect to `{to}`: it is not on the API origin, and credentials are only sent there"
-                ))
+                attempt.error(OffOrigin { to })
             }
         });
         let http = reqwest::Client::builder()
@@ -159,6 +171,32 @@ impl Client {
         url
     }
 
+    /// The error of a redirect the policy refused: one leaving the API origin (where
+    /// credentials must not go), or the eleventh in a row.
+    fn refused_redirect(&self, endpoint: &str, error: &reqwest::Error) -> ApiError {
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            if let Some(off) = cause.downcast_ref::<OffOrigin>() {
+                return ApiError::ForeignOrigin {
+                    endpoint: endpoint.to_string(),
+                    url: off.to.clone(),
+                    origin: self.shown_origin(),
+                };
+            }
+            source = cause.source();
+        }
+        ApiError::RedirectLoop {
+            endpoint: endpoint.to_string(),
+        }
+    }
+
+    /// The API's scheme, host and port, as shown in messages.
+    fn shown_origin(&self) -> String {
+        shown(&self.api_url)
+            .trim_end_matches(self.api_url.path())
+            .to_string()
+    }
+
     /// Checks that a `next` link returned by `from` stays on the API origin and parses it.
     pub fn next_url(&self, from: &Url, next: &str) -> Result<Url, ApiError> {
         let endpoint = from.path().to_string();
@@ -171,9 +209,7 @@ impl Client {
             return Err(ApiError::ForeignOrigin {
                 endpoint,
                 url: shown(&url),
-                origin: shown(&self.api_url)
-                    .trim_end_matches(self.api_url.path())
-                    .to_string(),
+                origin: self.shown_origin(),
             });
         }
         Ok(url)
@@ -315,6 +351,11 @@ impl Client {
         let started = Instant::now();
         let transport = |e: reqwest::Error| {
             metrics::http_request(&endpoint, None, started.elapsed(), false);
+            if e.is_redirect() {
+                // Refused by the redirect policy: the same request would be redirected the
+                // same way, so this is not retried.
+                return self.refused_redirect(&endpoint, &e);
+            }
             match connect::classify(&e, url) {
                 Some(failure) => ApiError::Connect {
                     endpoint: endpoint.clone(),

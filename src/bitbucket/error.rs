@@ -95,6 +95,13 @@ pub enum ApiError {
         /// The API's scheme, host and port.
         origin: String,
     },
+    /// More than ten redirects in a row on the API origin. Not retried: the server would
+    /// redirect the same way again.
+    #[error("GET {endpoint} was redirected more than ten times in a row; stopping (is `api_url` right?)")]
+    RedirectLoop {
+        /// The request path.
+        endpoint: String,
+    },
     /// A `next` link that repeats, which would loop forever.
     #[error("GET {endpoint} returned a `next` link that was already followed; stopping to avoid a loop")]
     PaginationLoop {

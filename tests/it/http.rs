@@ -334,6 +334,50 @@ fn a_cross_origin_next_link_stops_the_run_and_gets_no_credentials() {
 }
 
 #[test]
+fn a_cross_origin_redirect_stops_the_run_at_once_and_gets_no_credentials() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    sim.set_faults(Faults {
+        cross_origin_redirect: true,
+        ..Faults::default()
+    });
+    // The pull-request diffstat answers with a 302, here to another origin.
+    let config = config_with(&sim, json!({"requests_per_hour": 0}));
+    let run = sync_streams(&scratch, &config, &["pullrequest_diffstat"], &[], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let line = run.last_error_line();
+    assert!(
+        line.contains("refusing to follow `http://localhost:")
+            && line.contains("/diffstat/")
+            && line.contains("credentials are only sent there"),
+        "{line}"
+    );
+    let requests = sim.requests();
+    let foreign: Vec<_> = requests
+        .iter()
+        .filter(|r| r.host.starts_with("localhost"))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "requests sent to the other origin: {foreign:?}"
+    );
+    // Not retried: the same request would be redirected the same way (other repositories'
+    // diffstats may be in flight at the same time, each asked once).
+    let diffstats: Vec<_> = requests
+        .iter()
+        .map(|r| r.path_and_query.as_str())
+        .filter(|p| p.split('?').next().unwrap().ends_with("/diffstat"))
+        .collect();
+    let distinct: HashSet<_> = diffstats.iter().collect();
+    assert!(
+        !diffstats.is_empty() && distinct.len() == diffstats.len(),
+        "{diffstats:?}"
+    );
+    assert!(!run.stderr.contains("Retrying after"), "{}", run.stderr);
+    assert_no_secret(&run, &[TOKEN]);
+}
+
+#[test]
 fn oauth_refresh_token_grant_syncs_without_printing_a_secret() {
     let sim = simulator();
     let scratch = Scratch::new();

@@ -82,6 +82,9 @@ struct Cli {
     /// Fault: `next` links point at http://localhost:PORT (another origin).
     #[arg(long)]
     cross_origin_next: bool,
+    /// Fault: redirects (`src`, pull-request `diffstat`) point at http://localhost:PORT.
+    #[arg(long)]
+    cross_origin_redirect: bool,
     /// OAuth consumer key accepted by POST /site/oauth2/access_token.
     #[arg(long, default_value = "demo-client")]
     oauth_client_id: String,
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
         server_error_every: cli.server_error_every,
         truncate_every: cli.truncate_every,
         cross_origin_next: cli.cross_origin_next,
+        cross_origin_redirect: cli.cross_origin_redirect,
     };
     config.oauth_client_id = cli.oauth_client_id;
     config.oauth_client_secret = cli.oauth_client_secret;
