@@ -76,6 +76,12 @@ pub fn judge(
                 "Skipping `{shown}`{place}: the repository has no issue tracker ({error})."
             ))
         }
+        (404, _) if is_pipelines_stream(stream) && matches!(partition, Partition::Repository(_)) => {
+            Verdict::Skip(format!(
+            "Skipping `{shown}`{place}: Bitbucket does not find it (Pipelines never enabled for \
+             this repository, or a repository deleted or renamed during the run) ({error})."
+            ))
+        }
         (404, _) => Verdict::Skip(format!(
             "Skipping `{shown}`{place}: Bitbucket {} ({error}).",
             not_found(partition)
@@ -94,6 +100,13 @@ fn place(partition: &Partition) -> String {
         Partition::Workspace(ws) => format!(" for workspace `{}`", ws.slug),
         Partition::Global => String::new(),
     }
+}
+
+/// Whether a stream reads a Pipelines endpoint (answered 404 in a repository that never
+/// enabled Pipelines; usually with a message naming Pipelines, which ends the read quietly
+/// before it gets here).
+fn is_pipelines_stream(stream: &str) -> bool {
+    matches!(stream, "pipelines" | "environments" | "deployments")
 }
 
 /// What a 404 most likely means for a partition that was listed a moment ago.
@@ -243,6 +256,23 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_plain_not_found_on_a_pipelines_stream_names_pipelines_first() {
+        for stream in ["pipelines", "environments", "deployments"] {
+            let Verdict::Skip(text) = verdict(stream, &repo(), 404, "Not found") else {
+                panic!("{stream}");
+            };
+            assert!(
+                text.contains("Pipelines never enabled") && text.contains("`globex/api`"),
+                "{text}"
+            );
+        }
+        let Verdict::Skip(text) = verdict("commits", &repo(), 404, "Not found") else {
+            panic!("commits");
+        };
+        assert!(!text.contains("Pipelines"), "{text}");
     }
 
     #[test]
