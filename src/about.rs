@@ -226,8 +226,8 @@ pub fn settings_markdown() -> String {
     }
     out.push_str(&format!(
         "\nWith `--config ENV`, each setting is read from its environment variable \
-         (`{ENV_PREFIX}<SETTING>`); lists and objects are written as JSON \
-         (`{ENV_PREFIX}WORKSPACES='[\"acme\"]'`). `{NAME} --about --format json` prints these \
+         (`{ENV_PREFIX}<SETTING>`); objects are written as JSON, lists as JSON or \
+         comma-separated (`{ENV_PREFIX}WORKSPACES='[\"acme\"]'` or `acme,globex`). `{NAME} --about --format json` prints these \
          settings as JSON Schema.\n"
     ));
     out

@@ -93,7 +93,15 @@ fn clap_one_line(error: &clap::Error) -> String {
             parts.push(line.to_string());
         }
     }
-    let mut text = parts.join("; ");
+    // A line ending in a colon introduces the lines after it (clap's list of missing
+    // arguments): those join with a space, the rest with a semicolon.
+    let mut text = String::new();
+    for part in &parts {
+        if !text.is_empty() {
+            text.push_str(if text.ends_with(':') { " " } else { "; " });
+        }
+        text.push_str(part);
+    }
     if text.is_empty() {
         text = "the command line cannot be read".into();
     }
@@ -113,13 +121,20 @@ fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
     }
     let (settings, unknown_keys) = Settings::load(&cli.config)?;
     let chosen = *format.get_or_insert(settings.log_format);
-    logging::init(chosen);
+    // The connection test prints a summary, not a sync's metric points.
+    logging::init(chosen, !cli.test);
     for key in unknown_keys {
         tracing::warn!("Unknown config key `{key}` is ignored (a typo?).");
     }
 
     let descriptions = streams::descriptions();
     if cli.discover {
+        if let Some(path) = cli.catalog_path() {
+            tracing::warn!(
+                "`--discover` prints the catalog and ignores `{}`; pass it to a sync instead.",
+                path.display()
+            );
+        }
         // Indented: Meltano reads discovery output line by line, 64 KiB at most per line.
         let catalog = serde_json::to_string_pretty(&discover(&descriptions))
             .map_err(|e| Error::Internal(format!("cannot serialize the catalog: {e}")))?

@@ -249,8 +249,20 @@ impl ConfigSources {
             let is_string = property.get("type").is_some_and(|t| {
                 t == "string" || t.as_array().is_some_and(|a| a.contains(&Value::from("string")))
             });
+            let is_list = property.get("type").is_some_and(|t| {
+                t == "array" || t.as_array().is_some_and(|a| a.contains(&Value::from("array")))
+            });
             let value = match serde_json::from_str::<Value>(&raw) {
                 Ok(v) if !is_string && !v.is_string() => v,
+                // As the Meltano SDK reads a list from the environment: JSON, else
+                // comma-separated (`TAP_BITBUCKET_WORKSPACES=acme,globex`).
+                _ if is_list => Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| Value::String(item.to_string()))
+                        .collect(),
+                ),
                 _ => Value::String(raw),
             };
             self.origin
@@ -282,7 +294,7 @@ impl ConfigSources {
             let reason = if SECRET_KEYS.contains(&key.as_str()) {
                 "must be a string".to_string()
             } else {
-                e.inner().to_string()
+                plain_reason(&e.inner().to_string())
             };
             ConfigError::Invalid {
                 source_name: origin.get(&key).cloned().unwrap_or_else(|| "config".into()),
@@ -412,6 +424,25 @@ impl Settings {
             )
         })
     }
+}
+
+/// A type error of the JSON reader in the words of the settings' documentation (an
+/// integer, a list), not Rust's (`i64`, a sequence).
+fn plain_reason(reason: &str) -> String {
+    let mut text = reason.to_string();
+    for (rust, plain) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        (
+            "expected a sequence",
+            "expected a list of strings, such as [\"a\", \"b\"]",
+        ),
+    ] {
+        text = text.replace(rust, plain);
+    }
+    text
 }
 
 struct Validator<'a> {
@@ -794,5 +825,29 @@ mod tests {
         assert_eq!(s.days_back, Some(3));
         // A numeric-looking secret stays a string.
         assert!(matches!(s.credentials, Some(Credentials::Bearer(_))));
+
+        // A list may also be comma-separated, as the Meltano SDK reads it.
+        let mut sources = ConfigSources::default();
+        sources.merge_env([
+            ("TAP_BITBUCKET_WORKSPACES".to_string(), "acme, globex".to_string()),
+            ("TAP_BITBUCKET_ACCESS_TOKEN".to_string(), "t".to_string()),
+        ]);
+        let (s, _) = Settings::from_sources(sources).unwrap();
+        assert_eq!(s.workspaces.unwrap(), vec!["acme", "globex"]);
+    }
+
+    #[test]
+    fn type_errors_are_in_the_documentation_words() {
+        let mut sources = ConfigSources::default();
+        sources.merge_env([
+            ("TAP_BITBUCKET_ACCESS_TOKEN".to_string(), "t".to_string()),
+            ("TAP_BITBUCKET_MAX_CONCURRENCY".to_string(), "four".to_string()),
+        ]);
+        let error = Settings::from_sources(sources).unwrap_err().to_string();
+        assert!(
+            error.contains("`max_concurrency`") && error.contains("expected an integer"),
+            "{error}"
+        );
+        assert!(!error.contains("i64"), "{error}");
     }
 }

@@ -20,14 +20,20 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 use crate::metrics;
 
-/// Installs the global logger. Safe to call once per process.
-pub fn init(format: LogFormat) {
-    let filter = std::env::var("TAP_BITBUCKET_LOGLEVEL")
+/// Installs the global logger, with or without the Singer metric lines. Safe to call once
+/// per process.
+pub fn init(format: LogFormat, with_metrics: bool) {
+    let mut filter = std::env::var("TAP_BITBUCKET_LOGLEVEL")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .map(|level| level.to_ascii_lowercase())
         .and_then(|level| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    if !with_metrics {
+        if let Ok(off) = format!("{}=off", metrics::TARGET).parse() {
+            filter = filter.add_directive(off);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -43,7 +43,7 @@ pub enum Outcome {
     },
     /// No partition could be read, for a reason a sync would skip too.
     Skipped {
-        /// The last partition tried.
+        /// The partitions tried, all refused.
         partition: Option<String>,
         /// Why.
         reason: String,
@@ -88,9 +88,13 @@ pub async fn check(settings: Settings, selection: Selection) -> Result<(), Error
                 "tap-bitbucket --test: connection test against {}",
                 settings.api_url
             ));
-            eprint_line(&format!("  {:<24} failed: {e}", "credentials"));
+            eprint_line(&format!(
+                "  {:<24} failed (the last line says why)",
+                "credentials"
+            ));
             eprint_line("tap-bitbucket --test: no stream was tried");
-            // The sync's own error (and exit code): it names the credential or workspace.
+            // The sync's own error (and exit code): it names the credential or workspace, once,
+            // as the run's last line.
             return Err(e);
         }
     };
@@ -173,10 +177,7 @@ pub async fn check(settings: Settings, selection: Selection) -> Result<(), Error
                 ok += 1;
             }
             Outcome::Skipped { .. } => skipped += 1,
-            Outcome::Failed { partition, reason } => {
-                let at = partition.as_ref().map(|p| format!("{p}: ")).unwrap_or_default();
-                failed.push(format!("`{name}` ({at}{reason})"));
-            }
+            Outcome::Failed { .. } => failed.push(format!("`{name}`")),
         }
         eprint_line(&format!("  {name:<24} {outcome}"));
     }
@@ -187,9 +188,10 @@ pub async fn check(settings: Settings, selection: Selection) -> Result<(), Error
     if failed.is_empty() {
         Ok(())
     } else {
+        // The reasons are on the rows above; the last line names the streams, once each.
         Err(Error::Fatal(format!(
-            "connection test failed: {}",
-            failed.join("; ")
+            "connection test failed for {} (the reasons are on their rows above)",
+            failed.join(", ")
         )))
     }
 }
@@ -221,8 +223,10 @@ impl Probe {
                 Scope::Global => "nothing to read".into(),
             },
         };
+        let mut places: Vec<String> = Vec::new();
         for partition in partitions.into_iter().take(PARTITIONS_TRIED) {
             let place = place(&partition);
+            places.extend(place.clone());
             let tried = partition.clone();
             let run = PartitionRun {
                 client: self.client.clone(),
@@ -262,7 +266,9 @@ impl Probe {
                     Verdict::Skip(warning)
                     | Verdict::SkipQuietly(warning)
                     | Verdict::CloseRepository(warning) => Outcome::Skipped {
-                        partition: place,
+                        // Every partition tried so far was refused: name them all, so one
+                        // name does not read as the only one affected.
+                        partition: (!places.is_empty()).then(|| places.join(", ")),
                         reason: short_reason(def.name, &warning),
                     },
                 },

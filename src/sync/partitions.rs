@@ -17,7 +17,7 @@ use crate::streams::{RepositoryInfo, WorkspaceInfo};
 /// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
 pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec<WorkspaceInfo>, Error> {
     let Some(configured) = &settings.workspaces else {
-        return discover_workspaces(client).await;
+        return discover_workspaces(client, &settings.api_url).await;
     };
     let mut out = Vec::new();
     for slug in configured {
@@ -29,7 +29,8 @@ pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec
             }),
             Err(e) if e.status() == Some(404) => {
                 return Err(Error::Fatal(format!(
-                    "workspace `{slug}` does not exist or this credential cannot see it ({e})"
+                    "workspace `{slug}` does not exist or this credential cannot see it ({e}){}",
+                    api_root_hint(&settings.api_url)
                 )))
             }
             Err(e) if e.status() == Some(403) => {
@@ -45,6 +46,20 @@ pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec
     Ok(out)
 }
 
+/// A hint for a 404 on the first request when `api_url` does not look like Bitbucket's API
+/// root (`…/2.0`): the server then answers 404 to every path, and the workspace is not the
+/// cause.
+fn api_root_hint(api_url: &url::Url) -> String {
+    if api_url.path().trim_end_matches('/').ends_with("/2.0") {
+        String::new()
+    } else {
+        format!(
+            "; or `api_url` is not the API root: it is {api_url}, and Bitbucket's ends in /2.0 \
+             (https://api.bitbucket.org/2.0)"
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct WorkspaceAccess {
     workspace: Option<WorkspaceBase>,
@@ -55,13 +70,19 @@ struct WorkspaceBase {
     slug: Option<String>,
 }
 
-async fn discover_workspaces(client: &Client) -> Result<Vec<WorkspaceInfo>, Error> {
+async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<WorkspaceInfo>, Error> {
     let mut url = client.url(&["user", "workspaces"]);
     url.query_pairs_mut()
         .append_pair("pagelen", &MAX_PAGELEN.to_string());
     let mut out = Vec::new();
     loop {
-        let page: Page<WorkspaceAccess> = client.get_page(&url).await.map_err(credential_error)?;
+        let page: Page<WorkspaceAccess> = client.get_page(&url).await.map_err(|e| {
+            if e.status() == Some(404) && !api_root_hint(api_url).is_empty() {
+                Error::Fatal(format!("{e}{}", api_root_hint(api_url)))
+            } else {
+                credential_error(e)
+            }
+        })?;
         out.extend(
             page.values
                 .into_iter()
@@ -164,4 +185,18 @@ pub async fn list_repositories(
     let shard = super::Shard::of(settings);
     out.retain(|r| shard.owns_repository(&r.workspace, &r.slug));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_root_hint;
+
+    #[test]
+    fn a_not_found_workspace_points_at_an_api_url_without_the_version() {
+        let hint = |u: &str| api_root_hint(&url::Url::parse(u).unwrap());
+        assert_eq!(hint("https://api.bitbucket.org/2.0"), "");
+        assert_eq!(hint("http://127.0.0.1:7990/2.0/"), "");
+        assert!(hint("https://api.bitbucket.org").contains("ends in /2.0"));
+        assert!(hint("https://bitbucket.org/api").contains("it is https://bitbucket.org/api"));
+    }
 }

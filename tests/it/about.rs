@@ -424,7 +424,13 @@ fn test_mode_follows_the_catalog_and_names_refused_credentials() {
     );
     assert!(last.contains("401"), "{last}");
     assert!(
-        summary_line(&run, "credentials").contains("failed: "),
+        summary_line(&run, "credentials").contains("failed (the last line says why)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("refused the credentials").count(),
+        1,
         "{}",
         run.stderr
     );
@@ -513,13 +519,30 @@ fn test_mode_reports_skipped_and_failed_streams() {
         line.contains("failed (broken): ") && line.contains("500"),
         "{line}"
     );
+    // The reason is on the stream's row; the last line names the stream, not the reason again.
     let last = run.last_error_line();
-    assert!(
-        last.starts_with(
-            "tap-bitbucket: error: connection test failed: `workspace_members` (broken: HTTP 500"
-        ),
-        "{last}"
+    assert_eq!(
+        last,
+        "tap-bitbucket: error: connection test failed for `workspace_members` (the reasons are on their rows above)"
     );
+    assert_eq!(run.stderr.matches("Something broke").count(), 1, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("METRIC"),
+        "a summary, not metric points: {}",
+        run.stderr
+    );
+
+    // A credential failure is said once, on the last line.
+    let config = scratch.json(
+        "unreachable.json",
+        &json!({"api_url": "http://127.0.0.1:1/2.0", "access_token": TOKEN,
+                "max_retries": 0, "backoff_max_secs": 0}),
+    );
+    let run = tap(&["--config", config.to_str().unwrap(), "--test"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let last = run.last_error_line();
+    assert!(last.contains("cannot connect to 127.0.0.1:1"), "{last}");
+    assert_eq!(run.stderr.matches("cannot connect").count(), 1, "{}", run.stderr);
 }
 
 /// The pull requests of a run, as `workspace/repository` → count.
@@ -537,7 +560,7 @@ fn pullrequest_repos(run: &Run) -> BTreeSet<String> {
 }
 
 #[test]
-fn config_env_alone_with_lists_as_json() {
+fn config_env_alone_with_lists_as_json_or_commas() {
     let sim = simulator();
     let scratch = Scratch::new();
     let catalog = crate::harness::catalog_file(&scratch, &["pullrequests"]);
@@ -569,14 +592,29 @@ fn config_env_alone_with_lists_as_json() {
         .iter()
         .all(|pr| pr["state"] == "MERGED"));
 
-    // A list that is not JSON is named, with its variable.
+    // A list may be comma-separated too, as the Meltano SDK reads it.
+    let commas = tap_with_env(
+        &["--config", "ENV", "--catalog", catalog.to_str().unwrap()],
+        &[
+            ("TAP_BITBUCKET_API_URL", api_url.as_str()),
+            ("TAP_BITBUCKET_ACCESS_TOKEN", TOKEN),
+            ("TAP_BITBUCKET_WORKSPACES", "acme"),
+            ("TAP_BITBUCKET_REPOSITORIES", "api, infra"),
+            ("TAP_BITBUCKET_PULLREQUEST_STATES", "MERGED"),
+        ],
+    )
+    .success();
+    assert_eq!(commas.records("pullrequests").len(), served);
+
+    // A value of the wrong type is named, with its variable, in plain words.
     let run = tap_with_env(
         &["--config", "ENV", "--discover"],
-        &[("TAP_BITBUCKET_WORKSPACES", "acme")],
+        &[("TAP_BITBUCKET_MAX_CONCURRENCY", "two")],
     );
     assert_eq!(run.code, 2);
+    let line = run.last_error_line();
     assert!(
-        run.last_error_line().contains("TAP_BITBUCKET_WORKSPACES"),
+        line.contains("TAP_BITBUCKET_MAX_CONCURRENCY") && line.contains("expected an integer"),
         "{}",
         run.stderr
     );
