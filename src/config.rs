@@ -124,8 +124,10 @@ pub struct RawConfig {
     /// The most bytes one response body may hold. 64 MiB by default: about a hundred times a
     /// large Bitbucket page (a page of 100 repositories or 50 pull requests is typically a few
     /// hundred KiB), yet small enough that a server whose answer never ends costs about this much
-    /// memory per request in flight, not all of the machine's. A larger body stops the run at once, unretried, with
-    /// the rest unread. With compression the decoded size counts.
+    /// memory per request in flight, not all of the machine's (a body just under the cap that
+    /// parses costs a few times more while its records are decoded). A larger body stops the
+    /// run at once, unretried, with the rest unread. The tap asks for no compression, and
+    /// refuses a compressed body.
     #[schemars(extend("default" = DEFAULT_MAX_RESPONSE_BYTES))]
     pub max_response_bytes: Option<i64>,
     /// This process's shard, from 0 to `shard_count` − 1: it syncs the repositories whose

@@ -27,6 +27,17 @@ pub enum Error {
     /// A request to Bitbucket that failed for good.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A request of a stream's reader that failed for good, with the stream and partition it
+    /// was reading (a wrong-typed field is found by the stream's JSON path and endpoint).
+    #[error("stream `{stream}` ({partition}): {source}")]
+    Stream {
+        /// The stream (or the streams of a family read together).
+        stream: String,
+        /// The partition (`acme/api`, `acme`, or `user`).
+        partition: String,
+        /// What failed.
+        source: Box<ApiError>,
+    },
     /// Stdout could not be written (a full disk, a serialization bug).
     #[error(transparent)]
     Write(#[from] WriteError),

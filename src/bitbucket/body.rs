@@ -122,14 +122,16 @@ pub(crate) fn not_json(content_type: Option<&str>, body: &[u8]) -> Option<String
             .to_ascii_lowercase();
         clip(&clean(&t), 60)
     });
-    if media_type.as_deref().is_some_and(is_json_type) {
-        return None;
-    }
     let start = body
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(body)
         .iter()
         .find(|b| !b.is_ascii_whitespace());
+    // A JSON type is believed unless the body is markup (a proxy's page sent with the
+    // API's content type): a truncated or garbled JSON body stays malformed, and retried.
+    if media_type.as_deref().is_some_and(is_json_type) && start != Some(&b'<') {
+        return None;
+    }
     if matches!(start, Some(b'{' | b'[')) {
         return None;
     }
@@ -315,10 +317,21 @@ mod tests {
         // Truncated JSON with a missing or odd content type is still a malformed body.
         assert_eq!(not_json(None, b"{\"values\": [1, 2"), None);
         assert_eq!(not_json(Some("text/plain"), b"\xEF\xBB\xBF [1, "), None);
-        assert_eq!(not_json(Some("application/json"), b"<html>"), None);
         assert_eq!(
             not_json(Some("application/problem+json; charset=utf-8"), b"oops"),
             None
+        );
+    }
+
+    #[test]
+    fn markup_sent_as_json_is_named_as_the_page_it_is() {
+        assert_eq!(
+            not_json(
+                Some("application/json"),
+                b"\n<html><head><title>Proxy login</title></head></html>"
+            )
+            .as_deref(),
+            Some("`application/json` (title \"Proxy login\")")
         );
     }
 }

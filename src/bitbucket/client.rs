@@ -57,6 +57,8 @@ pub struct Client {
     backoff_max: Duration,
     budget: Budget,
     max_response_bytes: u64,
+    /// Timeout of one request (named in the message when one times out).
+    timeout: Duration,
     /// Whether any request has been answered (with any status): until then, a connection
     /// failure most likely means a wrong `api_url`, and is retried once only.
     answered: AtomicBool,
@@ -157,6 +159,7 @@ impl Client {
             backoff_max: options.backoff_max,
             budget: Budget::new(options.max_concurrency, options.requests_per_hour),
             max_response_bytes: options.max_response_bytes,
+            timeout: options.timeout,
             answered: AtomicBool::new(false),
         })
     }
@@ -363,6 +366,14 @@ impl Client {
                     cause: failure.cause(),
                     advice: failure.advice("api_url", &self.api_url),
                 },
+                None if e.is_timeout() => ApiError::Transport {
+                    endpoint: endpoint.clone(),
+                    reason: format!(
+                        "{} after {} s (`request_timeout_secs`)",
+                        super::error::TIMED_OUT,
+                        self.timeout.as_secs_f64()
+                    ),
+                },
                 None => ApiError::Transport {
                     endpoint: endpoint.clone(),
                     reason: describe(&e),
@@ -377,6 +388,22 @@ impl Client {
         self.budget
             .observe(retry::near_limit(headers), retry::hourly_limit(headers));
         let content_type = header_text(headers, reqwest::header::CONTENT_TYPE);
+        // No Accept-Encoding is sent, so a compressed body is a proxy's or a misconfigured
+        // server's: refused before reading it (its decoded size is unknown), not retried.
+        if let Some(encoding) = header_text(headers, reqwest::header::CONTENT_ENCODING)
+            .map(|e| e.trim().to_ascii_lowercase())
+            .filter(|e| !e.is_empty() && e != "identity")
+        {
+            metrics::http_request(&endpoint, Some(status.as_u16()), started.elapsed(), false);
+            return Err(ApiError::Encoded {
+                endpoint: endpoint.clone(),
+                encoding: encoding
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ',' | ' '))
+                    .take(40)
+                    .collect(),
+            });
+        }
         let body = match body::read(response, self.max_response_bytes).await {
             Ok(body) => body,
             Err(BodyError::Transport(e)) => return Err(transport(e)),

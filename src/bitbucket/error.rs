@@ -83,6 +83,17 @@ pub enum ApiError {
         /// The content type and the page's title or first words, sanitised.
         what: String,
     },
+    /// A body with a `Content-Encoding` (gzip, br…) although the tap asks for none: a proxy
+    /// or server that compresses regardless. Not retried: it would answer the same way.
+    #[error(
+        "GET {endpoint} answered with a `{encoding}`-encoded body, which the tap does not ask for or decode: a proxy between the tap and Bitbucket, or a server that is not the API (check `api_url`), compressed it"
+    )]
+    Encoded {
+        /// The request path.
+        endpoint: String,
+        /// The `Content-Encoding`, sanitised.
+        encoding: String,
+    },
     /// A `next` link or redirect pointing away from the API's origin.
     #[error(
         "refusing to follow `{url}` from {endpoint}: it is not on the API origin {origin}, and credentials are only sent there"
@@ -161,7 +172,7 @@ impl ApiError {
     /// Whether the request timed out (`request_timeout_secs`), retries included.
     pub fn is_timeout(&self) -> bool {
         match self {
-            ApiError::Transport { reason, .. } => reason == TIMED_OUT,
+            ApiError::Transport { reason, .. } => reason.starts_with(TIMED_OUT),
             ApiError::Exhausted { last, .. } => last.is_timeout(),
             _ => false,
         }

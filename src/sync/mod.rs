@@ -477,7 +477,17 @@ impl Plan {
         let label = partition.context().label();
         // Refusals are judged by the family's endpoint, which its lead stream names.
         match refusal::judge(def.family(), shown, &partition, &error, credential) {
-            Verdict::Fatal => return Err(Error::Api(error)),
+            Verdict::Fatal => {
+                return Err(Error::Stream {
+                    stream: shown.to_string(),
+                    partition: if label.is_empty() {
+                        "the user".into()
+                    } else {
+                        label
+                    },
+                    source: Box::new(error),
+                })
+            }
             Verdict::SkipQuietly(note) => tracing::debug!(stream = def.name, partition = %label, "{note}"),
             Verdict::Skip(warning) => tracing::warn!(stream = def.name, partition = %label, "{warning}"),
             Verdict::CloseRepository(warning) => {

@@ -31,6 +31,12 @@ enum Answer {
     JustOverCap { content_length: bool },
     /// `200 text/html`: the login page of a proxy.
     LoginPage,
+    /// The same page, sent as `application/json`.
+    LoginPageAsJson,
+    /// `200 application/json` with `Content-Encoding: gzip` (never asked for), endless.
+    EndlessGzip,
+    /// Workspace `acme` with one repository whose `is_private` is a string.
+    WrongType,
 }
 
 /// A one-answer HTTP/1.1 server on 127.0.0.1 that counts the requests it got.
@@ -79,7 +85,10 @@ fn serve(mut stream: TcpStream, answer: Answer, requests: &AtomicUsize) {
     let _ = match answer {
         Answer::Endless => endless(&mut stream),
         Answer::JustOverCap { content_length } => just_over_cap(&mut stream, content_length),
-        Answer::LoginPage => login_page(&mut stream),
+        Answer::LoginPage => login_page(&mut stream, "text/html; charset=utf-8"),
+        Answer::LoginPageAsJson => login_page(&mut stream, "application/json"),
+        Answer::EndlessGzip => endless_gzip(&mut stream),
+        Answer::WrongType => wrong_type(&mut stream, &String::from_utf8_lossy(&head)),
     };
 }
 
@@ -111,12 +120,46 @@ fn just_over_cap(stream: &mut TcpStream, content_length: bool) -> std::io::Resul
     stream.write_all(&body)
 }
 
-fn login_page(stream: &mut TcpStream) -> std::io::Result<()> {
+fn wrong_type(stream: &mut TcpStream, head: &str) -> std::io::Result<()> {
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let body = if path.starts_with("/2.0/workspaces/acme") {
+        json!({"type": "workspace", "uuid": "{a}", "slug": "acme", "name": "Acme"})
+    } else if path.starts_with("/2.0/repositories/acme") {
+        json!({"pagelen": 100, "values": [{
+            "type": "repository", "uuid": "{r}", "slug": "api", "full_name": "acme/api",
+            "name": "api", "is_private": "yes", "updated_on": "2026-11-01T00:00:00+00:00",
+        }]})
+    } else {
+        json!({"pagelen": 100, "values": []})
+    }
+    .to_string();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())
+}
+
+fn endless_gzip(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    )?;
+    // A gzip header, then bytes that never end: whatever they would decode to, they are not
+    // to be read.
+    stream.write_all(&[0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff])?;
+    let chunk = [0u8; 64 << 10];
+    loop {
+        stream.write_all(&chunk)?;
+    }
+}
+
+fn login_page(stream: &mut TcpStream, content_type: &str) -> std::io::Result<()> {
     let body = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n  \
                 <title>\n    Sign in \u{b7} Example Corp\n    web proxy\u{1b}[0m\n  </title>\n</head>\n\
                 <body><form action=\"/login\"><input name=\"user\"></form></body>\n</html>\n";
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -320,6 +363,63 @@ fn an_html_page_answered_with_200_is_named_not_parsed() {
     );
     // A login page or captive portal answers the same again: not retried.
     assert_eq!(server.requests(), 1);
+}
+
+#[test]
+fn an_html_page_sent_as_json_is_named_not_retried() {
+    let server = TinyServer::start(Answer::LoginPageAsJson);
+    let scratch = Scratch::new();
+    let run = crate::harness::sync(&scratch, &config(&server), None);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let line = run.last_error_line();
+    assert_one_line(
+        line,
+        &[
+            "answered 200 with `application/json`",
+            "(title \"Sign in \u{b7} Example Corp web proxy\")",
+            "instead of JSON",
+            "proxy",
+        ],
+    );
+    assert!(!line.contains("malformed JSON"), "{line}");
+    assert_eq!(server.requests(), 1);
+}
+
+#[test]
+fn a_compressed_body_nobody_asked_for_is_refused_unread() {
+    let server = TinyServer::start(Answer::EndlessGzip);
+    let scratch = Scratch::new();
+    let started = Instant::now();
+    let run = crate::harness::sync(&scratch, &config(&server), None);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    assert_one_line(
+        run.last_error_line(),
+        &["GET /2.0/workspaces/acme", "`gzip`-encoded body", "`api_url`"],
+    );
+    assert_eq!(server.requests(), 1, "not retried");
+    // Refused from the headers: not read until the cap or the request timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_known_field_of_the_wrong_type_names_the_stream_and_path() {
+    let server = TinyServer::start(Answer::WrongType);
+    let scratch = Scratch::new();
+    let run = crate::harness::sync_selected(&scratch, &config(&server), &["repositories"], None);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    assert_one_line(
+        run.last_error_line(),
+        &[
+            "stream `repositories` (workspace=acme)",
+            "GET /2.0/repositories/acme",
+            "`values[0].is_private`",
+        ],
+    );
+    assert!(!run.stdout.contains("\"RECORD\""), "{}", run.stdout);
 }
 
 /// A pull request's or repository's identity, for the rerun check.

@@ -296,7 +296,7 @@ fn timeouts_are_retried_then_fail_clearly() {
     let line = run.last_error_line();
     assert!(
         line.contains("/2.0/workspaces/acme")
-            && line.contains("timed out")
+            && line.contains("timed out after 1 s (`request_timeout_secs`)")
             && line.contains("gave up after 1 retry"),
         "{line}"
     );
