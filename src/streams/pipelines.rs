@@ -9,11 +9,13 @@
 //!
 //! A pipeline created before the bookmark can finish after it. Each stream's partition state
 //! keeps an `open` list: the UUIDs of the pipelines it saw in a state other than COMPLETED
-//! (at most [`MAX_OPEN`], the oldest dropped with a warning). Every run re-reads them, with
-//! one `GET /pipelines/{uuid}` each unless the listing already showed them: `pipelines`
-//! emits each again, `pipeline_steps` reads a pipeline's steps once, when it sees it
-//! COMPLETED; one that completed or is gone (404) leaves the list. A pipeline stuck open for
-//! weeks thus costs one request per run, not a re-read of weeks of history.
+//! (at most [`MAX_OPEN`], the oldest dropped with a warning). Every run re-reads them: the
+//! listing shows some (its last page, all below the window, included); while many remain
+//! unseen, pages below the window show up to a hundred each (see [`read_deeper`]); the rest
+//! cost one `GET /pipelines/{uuid}` each. `pipelines` emits each again, `pipeline_steps`
+//! reads a pipeline's steps once, when it sees it COMPLETED; one that completed or is gone
+//! (404) leaves the list. A pipeline stuck open for weeks thus costs one request per run, not
+//! a re-read of weeks of history.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -365,15 +367,25 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
         .append_pair("sort", "-created_on")
         .append_pair("pagelen", &run.pagelen(MAX_PAGELEN));
     let mut pages = NumberedPages::new(base);
-    // The open pipelines the listing showed (no other is kept: state and memory stay bounded).
+    // The open pipelines followed from the last run, and those of them the listing showed
+    // (no other is kept: state and memory stay bounded).
+    let followed: HashSet<String> = pipes
+        .iter()
+        .chain(steps.iter())
+        .flat_map(|t| t.previous_open.iter().cloned())
+        .collect();
     let mut seen: HashSet<String> = HashSet::new();
+    let mut deeper_pages = 0;
     let mut steps_reader = StepsReader::default();
     loop {
         let page = pages
             .next_page::<Pipelines, _>(run, run.first.name, |records| {
                 let times: Vec<_> = records.iter().map(PipelineRecord::created).collect();
+                // A page all below the floor ends the read; it was fetched anyway, so the
+                // followed pipelines on it are taken from it (nothing else is emitted: every
+                // record is below every window).
                 let last = match judge_page(&times, stop_below, Order::Key) {
-                    PageVerdict::Stop => return Ok::<_, WriteError>(None),
+                    PageVerdict::Stop => true,
                     PageVerdict::Emit { last } => last,
                 };
                 let mask =
@@ -432,10 +444,10 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
                     .as_ref()
                     .map(|t| t.out.emitter.render(&emitted))
                     .transpose()?;
-                Ok(Some((rendered, due, last)))
+                Ok::<_, WriteError>((rendered, due, last))
             })
             .await?;
-        let Some(Some((rendered, due, last))) = page.transpose()? else {
+        let Some((rendered, due, last)) = page.transpose()? else {
             break;
         };
         if let (Some(t), Some(rendered)) = (&pipes, rendered) {
@@ -447,8 +459,19 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
             }
         }
         if last {
-            break;
+            let unseen = followed.iter().filter(|u| !seen.contains(*u)).count();
+            if !read_deeper(unseen, deeper_pages) {
+                break;
+            }
+            deeper_pages += 1;
         }
+    }
+    if deeper_pages > 0 {
+        tracing::debug!(
+            stream = run.first.name,
+            partition = %run.context.label(),
+            "Read {deeper_pages} pages below the window for the pipelines still running."
+        );
     }
     reread_open(
         run,
@@ -466,6 +489,21 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
         t.finish(run, "pipeline_created_on").await?;
     }
     Ok(())
+}
+
+/// How many unseen open pipelines justify one more page of the listing below the window, per
+/// page already read there: a page shows up to 100 pipelines for one request, where
+/// re-reading them costs one request each.
+const UNSEEN_PER_DEEPER_PAGE: usize = 4;
+
+/// Whether to read one more listing page below the window rather than re-read the `unseen`
+/// open pipelines one by one, `deeper_pages` pages below it already. While at least
+/// [`UNSEEN_PER_DEEPER_PAGE`] unseen pipelines remain per deeper page, the deeper read
+/// cannot cost more than a quarter over the one-by-one re-read, and where many pipelines
+/// wait (hundreds paused on a manual step) it costs a page per hundred instead of a request
+/// each. A few stuck pipelines (fewer than four) are always re-read one by one.
+fn read_deeper(unseen: usize, deeper_pages: usize) -> bool {
+    unseen >= UNSEEN_PER_DEEPER_PAGE * (deeper_pages + 1)
 }
 
 /// Re-reads, one request each, the open pipelines the listing did not show.
@@ -601,6 +639,19 @@ mod tests {
     use super::*;
     use crate::singer::Emitter;
     use crate::window::Window;
+
+    #[test]
+    fn the_listing_is_read_deeper_only_while_it_costs_less() {
+        // A few stuck pipelines: one request each, no page more.
+        assert!(!read_deeper(0, 0));
+        assert!(!read_deeper(3, 0));
+        // Many: pages while at least four unseen remain per page read below the window.
+        assert!(read_deeper(4, 0));
+        assert!(!read_deeper(7, 1));
+        assert!(read_deeper(8, 1));
+        assert!(read_deeper(900, 200));
+        assert!(!read_deeper(900, 225));
+    }
 
     #[test]
     fn the_open_list_keeps_the_newest_and_counts_the_rest() {

@@ -442,6 +442,84 @@ fn running_pipelines_arrive_completed_later_with_their_steps_and_state_stays_bou
     }
 }
 
+#[test]
+fn many_pipelines_still_open_are_found_by_reading_the_listing_deeper() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    // Pages of ten, so that the pipelines of one repository span several.
+    let mut config = config(&sim);
+    config["page_size"] = json!(10);
+    let streams = ["pipelines", "pipeline_steps"];
+    let first = run(&scratch, &streams, &config, None);
+    let mut state = first.last_state();
+
+    // The completed ones of the 20th to 59th newest pipelines of the busiest repository,
+    // followed as if they had been running at the last run.
+    let (ws, slug) = repos(&sim)
+        .into_iter()
+        .max_by_key(|(ws, slug)| sim.pipelines(ws, slug).len())
+        .unwrap();
+    let mut listed = sim.pipelines(&ws, &slug);
+    assert!(listed.len() >= 60, "{ws}/{slug} has {} pipelines", listed.len());
+    listed.sort_by(|a, b| b["created_on"].as_str().cmp(&a["created_on"].as_str()));
+    let followed: Vec<Value> = listed[20..60]
+        .iter()
+        .filter(|p| is_completed(p))
+        .cloned()
+        .collect();
+    assert!(followed.len() >= 35, "{}", followed.len());
+    let uuids: BTreeSet<String> = followed
+        .iter()
+        .map(|p| p["uuid"].as_str().unwrap().to_string())
+        .collect();
+    for stream in streams {
+        for partition in state["bookmarks"][stream]["partitions"].as_array_mut().unwrap() {
+            if partition["context"] == json!({"workspace": ws, "repository": slug}) {
+                partition["open"] = json!(uuids);
+            }
+        }
+    }
+
+    sim.clear_requests();
+    let again = run(&scratch, &streams, &config, Some(&state));
+    let repo = format!("{ws}/{slug}");
+    let made = requests_by_kind(&sim);
+    let count = |kind: &str| made.get(&(repo.clone(), kind)).copied().unwrap_or(0);
+    // Every followed pipeline arrives, completed, with its steps, and leaves the open list.
+    let emitted: BTreeSet<String> = again
+        .records("pipelines")
+        .iter()
+        .filter(|r| uuids.contains(r["uuid"].as_str().unwrap()))
+        .filter(|r| is_completed(r))
+        .map(|r| r["uuid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(emitted, uuids);
+    let steps: BTreeSet<String> = again
+        .records("pipeline_steps")
+        .iter()
+        .map(|r| r["pipeline_uuid"].as_str().unwrap().to_string())
+        .collect();
+    assert!(uuids.is_subset(&steps), "the steps of each followed pipeline");
+    assert_eq!(count("steps"), uuids.len(), "one steps read per pipeline");
+    let later = again.last_state();
+    for stream in streams {
+        assert!(
+            open_list(&later, stream, &ws, &slug).is_disjoint(&uuids),
+            "{stream}"
+        );
+    }
+    // The listing was read deeper (pages of ten hold them) instead of one read each: at
+    // least to the 3rd page, where they start, and in all at most half the single reads.
+    assert!(count("pipelines") >= 3, "{made:?}");
+    assert!(
+        count("pipelines") + count("pipeline") <= uuids.len() / 2,
+        "{} listing pages and {} single reads for {} pipelines",
+        count("pipelines"),
+        count("pipeline"),
+        uuids.len()
+    );
+}
+
 /// The requests a run made, per repository and endpoint kind.
 fn requests_by_kind(sim: &Simulator) -> BTreeMap<(String, &'static str), usize> {
     let mut out = BTreeMap::new();
