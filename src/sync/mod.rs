@@ -8,6 +8,7 @@
 //! STATE is written.
 
 mod check;
+mod closed_stdout;
 mod partitions;
 mod refusal;
 mod shard;
@@ -92,6 +93,7 @@ pub async fn run(settings: Settings, selection: Selection, state: State) -> Resu
     let result = tokio::select! {
         result = listing.scope(plan.execute()) => result,
         signal = shutdown_signal() => Err(Error::Interrupted(signal)),
+        () = closed_stdout::closed() => Err(Error::StdoutClosed("sync")),
     };
     drop(ticker);
     listing.finish();

@@ -454,6 +454,42 @@ fn spawn_piped(config: &Path, catalog: &Path, stderr: &Path) -> Child {
 }
 
 #[test]
+fn a_target_gone_during_a_backoff_ends_the_wait() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim);
+    config["backoff_max_secs"] = json!(300);
+    let config = scratch.json("config.json", &config);
+    let catalog = catalog_file(&scratch, &["repositories"]);
+    // Every request is refused for a minute: the tap waits, writing nothing.
+    sim.set_faults(Faults {
+        rate_limit_every: 1,
+        rate_limit_retry_after_secs: Some(60),
+        ..Faults::default()
+    });
+    let stderr_path = scratch.dir.path().join("stderr.log");
+    let mut child = spawn_piped(&config, &catalog, &stderr_path);
+    // The target exits before reading anything.
+    drop(child.stdout.take());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the tap") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the tap kept waiting out the 429 for a target that is gone");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    sim.set_faults(Faults::default());
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert_one_line(last, &["stdout was closed before the sync finished"]);
+}
+
+#[test]
 fn a_closed_stdout_names_the_target_and_the_last_state_holds() {
     let sim = simulator();
     let scratch = Scratch::new();
