@@ -113,8 +113,11 @@ pub enum ApiError {
         /// The request path.
         endpoint: String,
     },
-    /// A `next` link that repeats, which would loop forever.
-    #[error("GET {endpoint} returned a `next` link that was already followed; stopping to avoid a loop")]
+    /// A `next` link that repeats, or a page that repeats the one before under a new link,
+    /// which would loop forever.
+    #[error(
+        "GET {endpoint} returned a page again (a `next` link already followed, or the same records under a new one); stopping to avoid a loop"
+    )]
     PaginationLoop {
         /// The request path.
         endpoint: String,

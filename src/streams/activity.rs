@@ -6,8 +6,6 @@
 //! SHA-256 of `repository_uuid|pullrequest_id|kind|X|actor_uuid`, where X is the comment id
 //! for comments and the event time (UTC, microseconds) otherwise.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,7 +14,7 @@ use serde_with::skip_serializing_none;
 use sha2::{Digest, Sha256};
 
 use super::newest_first::{emit_mask, judge_page, DatedRecord, Order, PageVerdict};
-use super::paged::follow_next;
+use super::paged::{first_record, follow_next, Followed};
 use super::pullrequests::PullRequestEndpoint;
 use super::{
     Account, Links, PartitionRun, PullRequestRef, RenderedText, RepositoryInfo, RepositoryKeys, Scope,
@@ -346,12 +344,13 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));
     let (mut newest_activity, mut newest_comment) = (None, None);
-    let mut followed = HashSet::new();
+    let mut followed = Followed::default();
     loop {
         let step = run
             .client
             .get_with(&url, |text| {
                 let page: Page<ActivityRecord<'_>> = run.client.page(&url, text)?;
+                let first = first_record(&page.values);
                 let mut items = page.values;
                 // Items the tap cannot key are dropped for both streams.
                 items.retain_mut(|a| prepare(a, &repo));
@@ -391,10 +390,10 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     None => None,
                 };
                 let next = page.next.filter(|_| !last);
-                Ok(Some((activity_page, comment_page, next)))
+                Ok(Some((activity_page, comment_page, next, first)))
             })
             .await?;
-        let Some((activity_page, comment_page, next)) = step else {
+        let Some((activity_page, comment_page, next, first)) = step else {
             break;
         };
         for (out, page) in [(activity, activity_page), (comments, comment_page)] {
@@ -403,7 +402,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
             }
         }
         let Some(next) = next else { break };
-        url = follow_next(&run, &url, &next, &mut followed)?;
+        url = follow_next(&run, &url, &next, first, &mut followed)?;
     }
     // Newest first: only a complete read proves nothing older is missing.
     for (out, newest, key) in [

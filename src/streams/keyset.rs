@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use url::Url;
 
-use super::paged::follow_next;
+use super::paged::{first_record, follow_next, Followed};
 use super::{Borrowing, PartitionRun, StreamError, StreamRun, Timestamp};
 use crate::bitbucket::Page;
 use crate::window::bbql_datetime;
@@ -71,7 +71,7 @@ pub struct Keyset {
     cursor: Option<DateTime<Utc>>,
     emitted: Emitted,
     follow: Option<Url>,
-    followed: HashSet<String>,
+    followed: Followed,
     done: bool,
 }
 
@@ -92,7 +92,7 @@ impl Keyset {
             cursor: lower,
             emitted: Emitted::default(),
             follow: None,
-            followed: HashSet::new(),
+            followed: Followed::default(),
             done: false,
         }
     }
@@ -122,12 +122,13 @@ impl Keyset {
             Some(url) => url,
             None => query_url(&self.base, self.field, self.cursor, self.end),
         };
-        let (taken, next, reached_end) = run
+        let (taken, next, reached_end, first) = run
             .client
             .get_with(&url, |text| {
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                let first = first_record(&page.values);
                 let (records, reached_end) = select(self.lower, self.end, page.values, &mut self.emitted);
-                Ok((take(records), page.next, reached_end))
+                Ok((take(records), page.next, reached_end, first))
             })
             .await?;
         let advanced = self.emitted.newest.is_some() && self.emitted.newest > self.cursor;
@@ -138,7 +139,7 @@ impl Keyset {
             Some(next) if !reached_end => {
                 if !advanced {
                     // The whole page sat at the cursor's timestamp: only the page link moves on.
-                    self.follow = Some(follow_next(run, &url, &next, &mut self.followed)?);
+                    self.follow = Some(follow_next(run, &url, &next, first, &mut self.followed)?);
                 }
             }
             _ => self.done = true,

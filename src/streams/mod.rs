@@ -39,6 +39,9 @@ use crate::singer::{Context, Emitter, StreamDescription, WriteError};
 use crate::window::Window;
 
 pub use common::*;
+/// The guard against listings that never end, for the listings of workspaces and
+/// repositories too.
+pub use paged::{hash_of, Followed};
 /// The record types, reachable for tests that decode pages of them (`tests/it/fuzz.rs`).
 pub use pullrequests::PullRequestRecord;
 pub use repositories::RepositoryRecord;

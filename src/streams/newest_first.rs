@@ -19,13 +19,11 @@
 //! The bookmark (the newest value emitted, capped by the window) is written when the
 //! partition completes, since a partial newest-first read proves nothing about older records.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use url::Url;
 
-use super::paged::follow_next;
+use super::paged::{first_record, follow_next, Followed};
 use super::{Borrowing, PartitionRun, StreamError, StreamRun};
 use crate::bitbucket::Page;
 use crate::window::Window;
@@ -118,12 +116,13 @@ where
     let stop_below = window.lower.map(|lower| lower - lookback);
     let mut newest: Option<DateTime<Utc>> = None;
     let mut url = url;
-    let mut followed = HashSet::new();
+    let mut followed = Followed::default();
     loop {
         let step = run
             .client
             .get_with(&url, |text| {
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
+                let first = first_record(&page.values);
                 let times: Vec<_> = page.values.iter().map(DatedRecord::event_time).collect();
                 let last = match judge_page(&times, stop_below, order) {
                     PageVerdict::Stop => return Ok(Ok(None)),
@@ -143,13 +142,15 @@ where
                 Ok(out
                     .emitter
                     .render(&records)
-                    .map(|rendered| Some((rendered, next))))
+                    .map(|rendered| Some((rendered, next, first))))
             })
             .await??;
-        let Some((rendered, next)) = step else { break };
+        let Some((rendered, next, first)) = step else {
+            break;
+        };
         out.emitter.send_page(rendered).await?;
         let Some(next) = next else { break };
-        url = follow_next(run, &url, &next, &mut followed)?;
+        url = follow_next(run, &url, &next, first, &mut followed)?;
     }
     if let Some(value) = newest.map(|n| window.bookmark_value(n)) {
         out.bookmark(&run.context, field, value).await?;

@@ -2,12 +2,16 @@
 //! arrives. Used by FULL_TABLE collections.
 
 use std::borrow::Cow;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use serde::Serialize;
 
 use url::Url;
 
 use super::{Borrowing, PartitionRun, RepositoryKeys, StreamError, StreamRun};
-use crate::bitbucket::{ApiError, Page, MAX_PAGELEN};
+use crate::bitbucket::{ApiError, Client, Page, MAX_PAGELEN};
 
 /// What [`read_all`] did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,7 +35,7 @@ where
     F: for<'b> FnMut(&mut T::Of<'b>),
 {
     let mut url = url;
-    let mut seen = HashSet::new();
+    let mut followed = Followed::default();
     let mut done = ReadAll::default();
     loop {
         let fetched = run
@@ -40,11 +44,12 @@ where
                 let page: Page<T::Of<'_>> = run.client.page(&url, text)?;
                 let mut records = page.values;
                 records.iter_mut().for_each(&mut prepare);
-                Ok(out.emitter.render(&records).map(|r| (r, page.next)))
+                let first = first_record(&records);
+                Ok(out.emitter.render(&records).map(|r| (r, page.next, first)))
             })
             .await;
-        let (rendered, next) = match fetched {
-            Err(e) if !done.pagelen_refused && seen.is_empty() => match without_pagelen(&url, &e) {
+        let (rendered, next, first) = match fetched {
+            Err(e) if !done.pagelen_refused && followed.links.is_empty() => match without_pagelen(&url, &e) {
                 Some(retry) => {
                     warn_pagelen_refused(out.name, &url, &e);
                     url = retry;
@@ -60,26 +65,79 @@ where
         let Some(next) = next else {
             return Ok(done);
         };
-        url = follow_next(run, &url, &next, &mut seen)?;
+        url = follow_next(run, &url, &next, first, &mut followed)?;
     }
 }
 
-/// The URL of the page after `url`, given its `next` link: checked to stay on the API origin
-/// and never to repeat (`seen` holds the links already followed), which would loop forever.
+/// What a read that follows `next` links has followed: the links, and the first record of
+/// the last page whose link was followed. A server that never ends a listing (a link that
+/// comes back, or new links minted for the same page) would otherwise be read forever.
+#[derive(Debug, Default)]
+pub struct Followed {
+    links: HashSet<String>,
+    previous_first: Option<u64>,
+}
+
+/// A fingerprint of a page's first record (`None` for an empty page): two pages in a row
+/// that start with the same record are the same page again, since a listing shows a record
+/// once.
+pub fn first_record<T: Serialize>(values: &[T]) -> Option<u64> {
+    struct Hashing(DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(DefaultHasher::new());
+    serde_json::to_writer(&mut hashing, values.first()?).ok()?;
+    Some(hashing.0.finish())
+}
+
+/// The URL of the page after `url`, given its `next` link and the [`first_record`] of the
+/// page that carried it: checked to stay on the API origin, never to repeat a link, and not
+/// to follow a page that repeats the one before, any of which would loop forever.
 pub fn follow_next(
     run: &PartitionRun,
     url: &Url,
     next: &str,
-    seen: &mut HashSet<String>,
+    first: Option<u64>,
+    followed: &mut Followed,
 ) -> Result<Url, StreamError> {
-    let next = run.client.next_url(url, next)?;
-    if !seen.insert(next.to_string()) {
-        return Err(ApiError::PaginationLoop {
-            endpoint: url.path().to_string(),
+    Ok(followed.next_url(&run.client, url, next, first)?)
+}
+
+impl Followed {
+    /// [`follow_next`] for a read outside a partition (the listings of workspaces and
+    /// repositories).
+    pub fn next_url(
+        &mut self,
+        client: &Client,
+        url: &Url,
+        next: &str,
+        first: Option<u64>,
+    ) -> Result<Url, ApiError> {
+        let next = client.next_url(url, next)?;
+        let repeated = first.is_some() && first == self.previous_first;
+        if repeated || !self.links.insert(next.to_string()) {
+            return Err(ApiError::PaginationLoop {
+                endpoint: url.path().to_string(),
+            });
         }
-        .into());
+        self.previous_first = first;
+        Ok(next)
     }
-    Ok(next)
+}
+
+/// A fingerprint of a value (the first record's identity, where the record is not
+/// serializable), for [`Followed`].
+pub fn hash_of(value: &impl Hash) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Reads every page of a collection of the partition's repository,
@@ -237,8 +295,7 @@ pub trait Identified {
 
 /// A fingerprint of a page's records, from their identities in order.
 pub fn fingerprint<R: Identified>(records: &[R]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = DefaultHasher::new();
     for record in records {
         record.identity().hash(&mut hasher);
     }

@@ -10,11 +10,9 @@
 //! request asks for the window's lower bound minus one second and records below the bound are
 //! dropped here; a STATE follows every page, since pages come in creation order.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use super::paged::follow_next;
+use super::paged::{first_record, follow_next, Followed};
 use super::{PartitionRun, Repository, Scope, StreamDef, StreamError, Timestamp};
 use crate::bitbucket::{Page, MAX_PAGELEN};
 use crate::singer::record_schema;
@@ -54,14 +52,15 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
             query.append_pair("after", &after_parameter(lower));
         }
     }
-    let mut followed = HashSet::new();
+    let mut followed = Followed::default();
     let mut newest: Option<DateTime<Utc>> = None;
     loop {
         let mut reached_end = false;
-        let (rendered, next) = run
+        let (rendered, next, first) = run
             .client
             .get_with(&url, |text| {
                 let page: Page<PublicRepositoryRecord<'_>> = run.client.page(&url, text)?;
+                let first = first_record(&page.values);
                 let mut records = page.values;
                 records.retain(|record| {
                     // A record without a parseable creation time cannot be placed: emit it.
@@ -78,7 +77,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     newest = newest.max(Some(at));
                     true
                 });
-                Ok(run.out().emitter.render(&records).map(|r| (r, page.next)))
+                Ok(run.out().emitter.render(&records).map(|r| (r, page.next, first)))
             })
             .await??;
         run.out().emitter.send_page(rendered).await?;
@@ -92,7 +91,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
         let Some(next) = next.filter(|_| !reached_end) else {
             return Ok(());
         };
-        url = follow_next(&run, &url, &next, &mut followed)?;
+        url = follow_next(&run, &url, &next, first, &mut followed)?;
     }
 }
 

@@ -11,7 +11,7 @@ use crate::bitbucket::{ApiError, Client, Page, MAX_PAGELEN};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::filter::RepositoryFilter;
-use crate::streams::{RepositoryInfo, WorkspaceInfo};
+use crate::streams::{hash_of, Followed, RepositoryInfo, WorkspaceInfo};
 
 /// The workspaces of the run. Configured ones are each fetched (which checks they exist and
 /// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
@@ -75,6 +75,7 @@ async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<
     url.query_pairs_mut()
         .append_pair("pagelen", &MAX_PAGELEN.to_string());
     let mut out = Vec::new();
+    let mut followed = Followed::default();
     loop {
         let page: Page<WorkspaceAccess> = client.get_page(&url).await.map_err(|e| {
             if e.status() == Some(404) && !api_root_hint(api_url).is_empty() {
@@ -83,6 +84,10 @@ async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<
                 credential_error(e)
             }
         })?;
+        let first = page
+            .values
+            .first()
+            .map(|a| hash_of(&a.workspace.as_ref().map(|w| &w.slug)));
         out.extend(
             page.values
                 .into_iter()
@@ -90,7 +95,7 @@ async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<
                 .map(|slug| WorkspaceInfo { slug, object: None }),
         );
         match page.next {
-            Some(next) => url = client.next_url(&url, &next)?,
+            Some(next) => url = followed.next_url(client, &url, &next, first)?,
             None => break,
         }
     }
@@ -137,8 +142,10 @@ pub async fn list_repositories(
         let mut url = client.url(&["repositories", &ws.slug]);
         url.query_pairs_mut()
             .append_pair("pagelen", &MAX_PAGELEN.to_string());
+        let mut followed = Followed::default();
         loop {
             let page: Page<RepositoryListing> = client.get_page(&url).await?;
+            let first = page.values.first().map(|r| hash_of(&r.uuid));
             for r in page.values {
                 let slug = r.slug.or_else(|| {
                     r.full_name
@@ -155,7 +162,7 @@ pub async fn list_repositories(
                 }
             }
             match page.next {
-                Some(next) => url = client.next_url(&url, &next)?,
+                Some(next) => url = followed.next_url(client, &url, &next, first)?,
                 None => break,
             }
         }

@@ -37,6 +37,9 @@ enum Answer {
     EndlessGzip,
     /// Workspace `acme` with one repository whose `is_private` is a string.
     WrongType,
+    /// Workspace `acme`; the listing of its repositories (`in_listing`) or the watchers of
+    /// its repository `api` answer the same page forever, each time with a new `next` link.
+    MintedNext { in_listing: bool },
 }
 
 /// A one-answer HTTP/1.1 server on 127.0.0.1 that counts the requests it got.
@@ -89,6 +92,9 @@ fn serve(mut stream: TcpStream, answer: Answer, requests: &AtomicUsize) {
         Answer::LoginPageAsJson => login_page(&mut stream, "application/json"),
         Answer::EndlessGzip => endless_gzip(&mut stream),
         Answer::WrongType => wrong_type(&mut stream, &String::from_utf8_lossy(&head)),
+        Answer::MintedNext { in_listing } => {
+            minted_next(&mut stream, &String::from_utf8_lossy(&head), in_listing, requests)
+        }
     };
 }
 
@@ -131,6 +137,41 @@ fn wrong_type(stream: &mut TcpStream, head: &str) -> std::io::Result<()> {
         }]})
     } else {
         json!({"pagelen": 100, "values": []})
+    }
+    .to_string();
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())
+}
+
+fn minted_next(
+    stream: &mut TcpStream,
+    head: &str,
+    in_listing: bool,
+    requests: &AtomicUsize,
+) -> std::io::Result<()> {
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or(path);
+    let n = requests.load(Ordering::SeqCst);
+    let repository = json!({
+        "type": "repository", "uuid": "{r}", "slug": "api", "full_name": "acme/api",
+        "name": "api", "updated_on": "2026-11-01T00:00:00+00:00",
+    });
+    let body = match path {
+        "/2.0/workspaces/acme" => json!({"type": "workspace", "uuid": "{a}", "slug": "acme"}),
+        "/2.0/repositories/acme" if in_listing => {
+            json!({"pagelen": 1, "values": [repository], "next": format!("{path}?page={n}")})
+        }
+        "/2.0/repositories/acme" => json!({"pagelen": 1, "values": [repository]}),
+        "/2.0/repositories/acme/api/watchers" => json!({
+            "pagelen": 1,
+            "values": [{"type": "user", "uuid": "{u}", "display_name": "Ann"}],
+            "next": format!("{path}?page={n}"),
+        }),
+        _ => json!({"pagelen": 100, "values": []}),
     }
     .to_string();
     let head = format!(
@@ -420,6 +461,29 @@ fn a_known_field_of_the_wrong_type_names_the_stream_and_path() {
         ],
     );
     assert!(!run.stdout.contains("\"RECORD\""), "{}", run.stdout);
+}
+
+#[test]
+fn a_listing_that_never_ends_stops_at_the_repeated_page() {
+    for in_listing in [true, false] {
+        let server = TinyServer::start(Answer::MintedNext { in_listing });
+        let scratch = Scratch::new();
+        let run = crate::harness::sync_selected(&scratch, &config(&server), &["watchers"], None);
+        assert_eq!(run.code, 1, "in_listing {in_listing}: {}", run.stderr);
+        let endpoint = if in_listing {
+            "GET /2.0/repositories/acme returned a page again"
+        } else {
+            "GET /2.0/repositories/acme/api/watchers returned a page again"
+        };
+        assert_one_line(
+            run.last_error_line(),
+            &[endpoint, "the same records under a new one"],
+        );
+        // The workspace, the listing, and (for the watchers) two pages of them: the second
+        // page repeats the first and is not followed.
+        let expected = if in_listing { 3 } else { 4 };
+        assert_eq!(server.requests(), expected, "in_listing {in_listing}");
+    }
 }
 
 /// A pull request's or repository's identity, for the rerun check.
