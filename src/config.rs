@@ -257,8 +257,10 @@ impl ConfigSources {
             let value = match serde_json::from_str::<Value>(&raw) {
                 Ok(v) if !is_string && !v.is_string() => v,
                 // As the Meltano SDK reads a list from the environment: JSON, else
-                // comma-separated (`TAP_BITBUCKET_WORKSPACES=acme,globex`).
-                _ if is_list => Value::Array(
+                // comma-separated (`TAP_BITBUCKET_WORKSPACES=acme,globex`). A value that
+                // starts as JSON but does not parse stays a string, so the type error names
+                // the variable; an empty one stays empty, which means unset.
+                _ if is_list && !raw.trim().is_empty() && !raw.trim_start().starts_with('[') => Value::Array(
                     raw.split(',')
                         .map(str::trim)
                         .filter(|item| !item.is_empty())
@@ -836,6 +838,27 @@ mod tests {
         ]);
         let (s, _) = Settings::from_sources(sources).unwrap();
         assert_eq!(s.workspaces.unwrap(), vec!["acme", "globex"]);
+
+        // Broken JSON is an error naming the variable, not a list of one odd pattern.
+        let mut sources = ConfigSources::default();
+        sources.merge_env([
+            (
+                "TAP_BITBUCKET_EXCLUDE_REPOSITORIES".to_string(),
+                "[\"secret-*\"".to_string(),
+            ),
+            ("TAP_BITBUCKET_ACCESS_TOKEN".to_string(), "t".to_string()),
+        ]);
+        let error = Settings::from_sources(sources).unwrap_err().to_string();
+        assert!(error.contains("TAP_BITBUCKET_EXCLUDE_REPOSITORIES"), "{error}");
+
+        // An empty value is unset.
+        let mut sources = ConfigSources::default();
+        sources.merge_env([
+            ("TAP_BITBUCKET_WORKSPACES".to_string(), String::new()),
+            ("TAP_BITBUCKET_ACCESS_TOKEN".to_string(), "t".to_string()),
+        ]);
+        let (s, _) = Settings::from_sources(sources).unwrap();
+        assert_eq!(s.workspaces, None);
     }
 
     #[test]

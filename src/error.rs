@@ -29,11 +29,12 @@ pub enum Error {
     Api(#[from] ApiError),
     /// A request of a stream's reader that failed for good, with the stream and partition it
     /// was reading (a wrong-typed field is found by the stream's JSON path and endpoint).
-    #[error("stream `{stream}` ({partition}): {source}")]
+    #[error("stream `{stream}`{}: {source}", if partition.is_empty() { String::new() } else { format!(" ({partition})") })]
     Stream {
         /// The stream (or the streams of a family read together).
         stream: String,
-        /// The partition (`acme/api`, `acme`, or `user`).
+        /// The partition's context (`workspace=acme,repository=api`), empty for the streams
+        /// that are not partitioned (`users`, `public_repositories`).
         partition: String,
         /// What failed.
         source: Box<ApiError>,

@@ -88,7 +88,7 @@ fn origin(url: &Url) -> (String, Option<String>, Option<u16>) {
 }
 
 /// A URL as shown in messages: scheme, host, port and path, never the query.
-pub(super) fn shown(url: &Url) -> String {
+pub(crate) fn shown(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     u.set_fragment(None);
@@ -116,7 +116,8 @@ impl Client {
     pub fn new(options: ClientOptions) -> Result<Client, ApiError> {
         let api_origin = origin(&options.api_url);
         let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 10 {
+            // `previous` holds the URLs before this redirect (as in reqwest's own limit).
+            if attempt.previous().len() > 10 {
                 attempt.error("too many redirects")
             } else if origin(attempt.url()) == api_origin {
                 attempt.follow()
@@ -389,11 +390,13 @@ impl Client {
             .observe(retry::near_limit(headers), retry::hourly_limit(headers));
         let content_type = header_text(headers, reqwest::header::CONTENT_TYPE);
         // No Accept-Encoding is sent, so a compressed body is a proxy's or a misconfigured
-        // server's: refused before reading it (its decoded size is unknown), not retried.
-        if let Some(encoding) = header_text(headers, reqwest::header::CONTENT_ENCODING)
+        // server's: not read (its decoded size is unknown). A success with one is refused,
+        // unretried; an error status is judged by its status alone (a compressed 429 or 503
+        // is still retried, a 404 still skips).
+        let encoding = header_text(headers, reqwest::header::CONTENT_ENCODING)
             .map(|e| e.trim().to_ascii_lowercase())
-            .filter(|e| !e.is_empty() && e != "identity")
-        {
+            .filter(|e| !e.is_empty() && e != "identity");
+        if let Some(encoding) = encoding.as_ref().filter(|_| status.is_success()) {
             metrics::http_request(&endpoint, Some(status.as_u16()), started.elapsed(), false);
             return Err(ApiError::Encoded {
                 endpoint: endpoint.clone(),
@@ -404,7 +407,12 @@ impl Client {
                     .collect(),
             });
         }
-        let body = match body::read(response, self.max_response_bytes).await {
+        let fetched = if encoding.is_some() {
+            Ok(Vec::new())
+        } else {
+            body::read(response, self.max_response_bytes).await
+        };
+        let body = match fetched {
             Ok(body) => body,
             Err(BodyError::Transport(e)) => return Err(transport(e)),
             Err(BodyError::TooLarge { declared }) => {

@@ -19,6 +19,7 @@ mod page;
 mod retry;
 
 pub use auth::Credentials;
+pub(crate) use client::shown;
 pub use client::{decode, decode_text, Client, ClientOptions};
 pub use error::ApiError;
 pub use page::Page;

@@ -11,7 +11,7 @@
 //! keeps an `open` list: the UUIDs of the pipelines it saw in a state other than COMPLETED
 //! (at most [`MAX_OPEN`], the oldest dropped with a warning). Every run re-reads them: the
 //! listing shows some (its last page, all below the window, included); while many remain
-//! unseen, pages below the window show up to a hundred each (see [`read_deeper`]); the rest
+//! unseen, pages below the window show up to a hundred each (see [`Deeper`]); the rest
 //! cost one `GET /pipelines/{uuid}` each. `pipelines` emits each again, `pipeline_steps`
 //! reads a pipeline's steps once, when it sees it COMPLETED; one that completed or is gone
 //! (404) leaves the list. A pipeline stuck open for weeks thus costs one request per run, not
@@ -375,7 +375,9 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
         .flat_map(|t| t.previous_open.iter().cloned())
         .collect();
     let mut seen: HashSet<String> = HashSet::new();
-    let mut deeper_pages = 0;
+    // Pages read below the window for them, and how many they showed (beyond those shown
+    // above it).
+    let (mut deeper_pages, mut found_deeper, mut found_above) = (0, 0, 0);
     let mut steps_reader = StepsReader::default();
     loop {
         let page = pages
@@ -458,9 +460,20 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
                 steps_reader.read(run, t.out, &repo, pipeline).await?;
             }
         }
+        let unseen = followed.iter().filter(|u| !seen.contains(*u)).count();
+        if deeper_pages > 0 {
+            found_deeper = followed.len() - unseen - found_above;
+        } else {
+            found_above = followed.len() - unseen;
+        }
         if last {
-            let unseen = followed.iter().filter(|u| !seen.contains(*u)).count();
-            if !read_deeper(unseen, deeper_pages) {
+            let deeper = Deeper {
+                followed: followed.len(),
+                unseen,
+                pages: deeper_pages,
+                found: found_deeper,
+            };
+            if !deeper.worth_one_more_page() {
                 break;
             }
             deeper_pages += 1;
@@ -491,19 +504,34 @@ async fn read_family(run: &PartitionRun) -> Result<(), StreamError> {
     Ok(())
 }
 
-/// How many unseen open pipelines justify one more page of the listing below the window, per
-/// page already read there: a page shows up to 100 pipelines for one request, where
-/// re-reading them costs one request each.
-const UNSEEN_PER_DEEPER_PAGE: usize = 4;
+/// Where a read below the window for the followed open pipelines stands.
+#[derive(Debug, Clone, Copy)]
+struct Deeper {
+    /// Pipelines followed from the last run.
+    followed: usize,
+    /// Of those, the ones no page has shown yet.
+    unseen: usize,
+    /// Pages read below the window so far.
+    pages: usize,
+    /// Followed pipelines those pages showed.
+    found: usize,
+}
 
-/// Whether to read one more listing page below the window rather than re-read the `unseen`
-/// open pipelines one by one, `deeper_pages` pages below it already. While at least
-/// [`UNSEEN_PER_DEEPER_PAGE`] unseen pipelines remain per deeper page, the deeper read
-/// cannot cost more than a quarter over the one-by-one re-read, and where many pipelines
-/// wait (hundreds paused on a manual step) it costs a page per hundred instead of a request
-/// each. A few stuck pipelines (fewer than four) are always re-read one by one.
-fn read_deeper(unseen: usize, deeper_pages: usize) -> bool {
-    unseen >= UNSEEN_PER_DEEPER_PAGE * (deeper_pages + 1)
+impl Deeper {
+    /// Whether to read one more listing page below the window (up to 100 pipelines for one
+    /// request) rather than re-read the unseen ones one by one. Two conditions:
+    /// - enough remain unseen to be worth a page: at least four per page read so far, so
+    ///   that a few left deep in history (or deleted) are not chased page after page;
+    /// - the pages that showed nothing so far, plus this one, stay within 5 % of the
+    ///   one-by-one cost: whatever the listing holds, the deeper read costs at most that
+    ///   much more, and where many wait (hundreds paused on a manual step) a page per
+    ///   hundred instead of a request each.
+    ///
+    /// Fewer than twenty followed pipelines are thus always re-read one by one.
+    fn worth_one_more_page(self) -> bool {
+        self.unseen >= 4 * (self.pages + 1)
+            && (self.pages + 1).saturating_sub(self.found) <= self.followed / 20
+    }
 }
 
 /// Re-reads, one request each, the open pipelines the listing did not show.
@@ -641,16 +669,31 @@ mod tests {
     use crate::window::Window;
 
     #[test]
-    fn the_listing_is_read_deeper_only_while_it_costs_less() {
+    fn the_listing_is_read_deeper_only_while_it_costs_at_most_five_percent_more() {
+        let deeper = |followed, unseen, pages, found| {
+            Deeper {
+                followed,
+                unseen,
+                pages,
+                found,
+            }
+            .worth_one_more_page()
+        };
         // A few stuck pipelines: one request each, no page more.
-        assert!(!read_deeper(0, 0));
-        assert!(!read_deeper(3, 0));
-        // Many: pages while at least four unseen remain per page read below the window.
-        assert!(read_deeper(4, 0));
-        assert!(!read_deeper(7, 1));
-        assert!(read_deeper(8, 1));
-        assert!(read_deeper(900, 200));
-        assert!(!read_deeper(900, 225));
+        assert!(!deeper(3, 3, 0, 0));
+        assert!(!deeper(19, 19, 0, 0));
+        // Forty: two pages may be risked (5 % of forty requests); a third that would show
+        // none more is not.
+        assert!(deeper(40, 40, 0, 0));
+        assert!(deeper(40, 40, 1, 0));
+        assert!(!deeper(40, 40, 2, 0));
+        assert!(deeper(40, 30, 1, 10));
+        // A thousand: pages while they pay for themselves, up to fifty that do not.
+        assert!(deeper(1000, 900, 1, 100));
+        assert!(deeper(1000, 1000, 49, 0));
+        assert!(!deeper(1000, 1000, 50, 0));
+        // Ten left deep in history after 990 were found: re-read one by one.
+        assert!(!deeper(1000, 10, 10, 990));
     }
 
     #[test]

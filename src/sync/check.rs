@@ -67,7 +67,10 @@ impl fmt::Display for Outcome {
                 write!(f, "ok: {records} record{s} on the first page{of}")
             }
             Outcome::Skipped { partition, reason } => write!(f, "skipped{}: {reason}", at(partition)),
-            Outcome::Failed { partition, reason } => write!(f, "failed{}: {reason}", at(partition)),
+            // The reason is on the run's last line (once).
+            Outcome::Failed { partition, .. } => {
+                write!(f, "failed{} (the last line says why)", at(partition))
+            }
         }
     }
 }
@@ -177,7 +180,10 @@ pub async fn check(settings: Settings, selection: Selection) -> Result<(), Error
                 ok += 1;
             }
             Outcome::Skipped { .. } => skipped += 1,
-            Outcome::Failed { .. } => failed.push(format!("`{name}`")),
+            Outcome::Failed { partition, reason } => {
+                let at = partition.as_ref().map(|p| format!("{p}: ")).unwrap_or_default();
+                failed.push(format!("`{name}` ({at}{reason})"));
+            }
         }
         eprint_line(&format!("  {name:<24} {outcome}"));
     }
@@ -188,10 +194,11 @@ pub async fn check(settings: Settings, selection: Selection) -> Result<(), Error
     if failed.is_empty() {
         Ok(())
     } else {
-        // The reasons are on the rows above; the last line names the streams, once each.
+        // The rows above say which failed; the last line says why, once each, with the
+        // status and endpoint.
         Err(Error::Fatal(format!(
-            "connection test failed for {} (the reasons are on their rows above)",
-            failed.join(", ")
+            "connection test failed: {}",
+            failed.join("; ")
         )))
     }
 }

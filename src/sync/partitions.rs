@@ -54,8 +54,9 @@ fn api_root_hint(api_url: &url::Url) -> String {
         String::new()
     } else {
         format!(
-            "; or `api_url` is not the API root: it is {api_url}, and Bitbucket's ends in /2.0 \
-             (https://api.bitbucket.org/2.0)"
+            "; or `api_url` is not the API root: it is {}, and Bitbucket's ends in /2.0 \
+             (https://api.bitbucket.org/2.0)",
+            crate::bitbucket::shown(api_url)
         )
     }
 }
@@ -87,7 +88,8 @@ async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<
         let first = page
             .values
             .first()
-            .map(|a| hash_of(&a.workspace.as_ref().map(|w| &w.slug)));
+            .and_then(|a| a.workspace.as_ref()?.slug.as_ref())
+            .map(hash_of);
         out.extend(
             page.values
                 .into_iter()
@@ -205,5 +207,8 @@ mod tests {
         assert_eq!(hint("http://127.0.0.1:7990/2.0/"), "");
         assert!(hint("https://api.bitbucket.org").contains("ends in /2.0"));
         assert!(hint("https://bitbucket.org/api").contains("it is https://bitbucket.org/api"));
+        // Never a credential written into the URL.
+        let hint = hint("https://x-token-auth:SECRET@bitbucket.org/api?token=SECRET2");
+        assert!(!hint.contains("SECRET"), "{hint}");
     }
 }

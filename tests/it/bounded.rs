@@ -35,6 +35,8 @@ enum Answer {
     LoginPageAsJson,
     /// `200 application/json` with `Content-Encoding: gzip` (never asked for), endless.
     EndlessGzip,
+    /// `503` with a gzip-encoded body (a proxy's error page, compressed).
+    CompressedUnavailable,
     /// Workspace `acme` with one repository whose `is_private` is a string.
     WrongType,
     /// Workspace `acme`; the listing of its repositories (`in_listing`) or the watchers of
@@ -91,6 +93,9 @@ fn serve(mut stream: TcpStream, answer: Answer, requests: &AtomicUsize) {
         Answer::LoginPage => login_page(&mut stream, "text/html; charset=utf-8"),
         Answer::LoginPageAsJson => login_page(&mut stream, "application/json"),
         Answer::EndlessGzip => endless_gzip(&mut stream),
+        Answer::CompressedUnavailable => stream.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\nConnection: close\r\n\r\n\x1f\x8b\x08\0\0\0\0\0\0\xff",
+        ),
         Answer::WrongType => wrong_type(&mut stream, &String::from_utf8_lossy(&head)),
         Answer::MintedNext { in_listing } => {
             minted_next(&mut stream, &String::from_utf8_lossy(&head), in_listing, requests)
@@ -444,6 +449,24 @@ fn a_compressed_body_nobody_asked_for_is_refused_unread() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_compressed_error_status_is_judged_by_its_status() {
+    let server = TinyServer::start(Answer::CompressedUnavailable);
+    let scratch = Scratch::new();
+    let run = crate::harness::sync(&scratch, &config(&server), None);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let line = run.last_error_line();
+    assert_one_line(
+        line,
+        &[
+            "HTTP 503 from GET /2.0/workspaces/acme",
+            "gave up after 2 retries",
+        ],
+    );
+    assert!(!line.contains("-encoded"), "{line}");
+    assert_eq!(server.requests(), 3, "a 503 is retried, compressed or not");
 }
 
 #[test]
