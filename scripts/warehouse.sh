@@ -181,7 +181,8 @@ passed=$((passed + 1))
 
 # ---------------------------------------------------------------------------------------
 say "bundled simulator"
-"$simulator" --port 0 >"$work/simulator.log" 2>&1 &
+# WAREHOUSE_SIMULATOR_ARGS: other data, e.g. "--seed 7" (the checks compute their figures from the API).
+"$simulator" --port 0 ${WAREHOUSE_SIMULATOR_ARGS:-} >"$work/simulator.log" 2>&1 &
 sim_pid=$!
 api_url=""
 for _ in $(seq 1 100); do
