@@ -28,7 +28,7 @@ use crate::data::{Dataset, PrIndex, PrState, Repo, Workspace};
 use crate::endpoints::CommitOrder;
 use crate::error::ApiError;
 use crate::extras::{IssueKind, IssueTrackers};
-use crate::faults::FaultState;
+use crate::faults::{FaultState, Faults};
 use crate::history::History;
 use crate::oauth::{OAuth, TokenStatus, TOKEN_PATH};
 use crate::paginate::{envelope, PageLinks, PageRequest, MAX_PAGELEN, MAX_PAGELEN_PULLREQUESTS};
@@ -622,29 +622,20 @@ impl State {
     /// `http://host` for pagination links: the request's `Host` when it looks like a host,
     /// else the server's own origin; `http://localhost:PORT` when the cross-origin fault is on.
     fn link_origin(&self, host: Option<&str>) -> String {
-        let cross = self
-            .faults
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .faults
-            .cross_origin_next;
-        if cross {
-            let port = self.origin.rsplit(':').next().unwrap_or("80");
-            return format!("http://localhost:{port}");
-        }
-        self.same_origin(host)
+        self.origin_unless(|f| f.cross_origin_next, host)
     }
 
     /// `http://host` for a redirect: [`Self::same_origin`], or `http://localhost:PORT` when the
     /// cross-origin redirect fault is on.
     pub(crate) fn redirect_origin(&self, host: Option<&str>) -> String {
-        let cross = self
-            .faults
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .faults
-            .cross_origin_redirect;
-        if cross {
+        self.origin_unless(|f| f.cross_origin_redirect, host)
+    }
+
+    /// [`Self::same_origin`], or `http://localhost:PORT` (another origin for a client, the
+    /// same server in fact) when the fault `cross` picks is on.
+    fn origin_unless(&self, cross: impl Fn(&Faults) -> bool, host: Option<&str>) -> String {
+        let faults = &self.faults.lock().unwrap_or_else(PoisonError::into_inner).faults;
+        if cross(faults) {
             let port = self.origin.rsplit(':').next().unwrap_or("80");
             return format!("http://localhost:{port}");
         }

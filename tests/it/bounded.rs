@@ -558,22 +558,34 @@ fn a_target_gone_during_a_backoff_ends_the_wait() {
     let mut child = spawn_piped(&config, &catalog, &stderr_path);
     // The target exits before reading anything.
     drop(child.stdout.take());
+    let stderr = exits_within(
+        &mut child,
+        30,
+        "waiting out the 429 for a target that is gone",
+        &stderr_path,
+    );
+    sim.set_faults(Faults::default());
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    assert_one_line(last, &["stdout was closed before the sync finished"]);
+}
+
+/// Waits for the tap to exit, within `seconds` (else kills it and fails, saying it kept
+/// `doing`), asserts it exited 1, and returns its stderr.
+fn exits_within(child: &mut Child, seconds: u64, doing: &str, stderr_path: &Path) -> String {
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("poll the tap") {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(30) {
+        if started.elapsed() > Duration::from_secs(seconds) {
             let _ = child.kill();
-            panic!("the tap kept waiting out the 429 for a target that is gone");
+            panic!("the tap kept {doing}");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     };
-    sim.set_faults(Faults::default());
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    assert_one_line(last, &["stdout was closed before the sync finished"]);
+    stderr
 }
 
 #[test]
@@ -603,20 +615,13 @@ fn a_closed_stdout_names_the_target_and_the_last_state_holds() {
         read.push(serde_json::from_str::<Value>(&line).expect("a JSON line"));
     }
     drop(reader);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll the tap") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the tap kept running after its stdout was closed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let stderr = exits_within(
+        &mut child,
+        60,
+        "running after its stdout was closed",
+        &stderr_path,
+    );
     sim.set_faults(Faults::default());
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     assert_one_line(
         last,
