@@ -388,47 +388,33 @@ fn a_body_one_byte_over_the_cap_fails_with_or_without_its_length() {
 
 #[test]
 fn an_html_page_answered_with_200_is_named_not_parsed() {
-    let server = TinyServer::start(Answer::LoginPage);
-    let scratch = Scratch::new();
-    let run = crate::harness::sync(&scratch, &config(&server), None);
-    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
-    let line = run.last_error_line();
-    assert_one_line(
-        line,
-        &[
-            "GET /2.0/workspaces/acme answered 200 with `text/html`",
-            "(title \"Sign in \u{b7} Example Corp web proxy\")",
-            "instead of JSON",
-            "`api_url`",
-            "proxy",
-        ],
-    );
-    assert!(
-        !line.contains("malformed JSON") && !line.contains('\u{1b}'),
-        "{line}"
-    );
-    // A login page or captive portal answers the same again: not retried.
-    assert_eq!(server.requests(), 1);
-}
-
-#[test]
-fn an_html_page_sent_as_json_is_named_not_retried() {
-    let server = TinyServer::start(Answer::LoginPageAsJson);
-    let scratch = Scratch::new();
-    let run = crate::harness::sync(&scratch, &config(&server), None);
-    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
-    let line = run.last_error_line();
-    assert_one_line(
-        line,
-        &[
-            "answered 200 with `application/json`",
-            "(title \"Sign in \u{b7} Example Corp web proxy\")",
-            "instead of JSON",
-            "proxy",
-        ],
-    );
-    assert!(!line.contains("malformed JSON"), "{line}");
-    assert_eq!(server.requests(), 1);
+    // As `text/html`, and with the API's own content type.
+    for (answer, content_type) in [
+        (Answer::LoginPage, "text/html"),
+        (Answer::LoginPageAsJson, "application/json"),
+    ] {
+        let server = TinyServer::start(answer);
+        let scratch = Scratch::new();
+        let run = crate::harness::sync(&scratch, &config(&server), None);
+        assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+        let line = run.last_error_line();
+        assert_one_line(
+            line,
+            &[
+                &format!("GET /2.0/workspaces/acme answered 200 with `{content_type}`"),
+                "(title \"Sign in \u{b7} Example Corp web proxy\")",
+                "instead of JSON",
+                "`api_url`",
+                "proxy",
+            ],
+        );
+        assert!(
+            !line.contains("malformed JSON") && !line.contains('\u{1b}'),
+            "{line}"
+        );
+        // A login page or captive portal answers the same again: not retried.
+        assert_eq!(server.requests(), 1, "{content_type}");
+    }
 }
 
 #[test]
