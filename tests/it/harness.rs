@@ -212,6 +212,14 @@ pub fn sync_selected(scratch: &Scratch, config: &Value, streams: &[&str], state:
     tap(&args)
 }
 
+/// [`sync_selected`] that must succeed, with the protocol invariants checked
+/// ([`assert_protocol`]).
+pub fn sync_ok(scratch: &Scratch, config: &Value, streams: &[&str], state: Option<&Value>) -> Run {
+    let run = sync_selected(scratch, config, streams, state).success();
+    assert_protocol(&run);
+    run
+}
+
 /// Checks the protocol invariants of a run: SCHEMA before a stream's first RECORD, every
 /// RECORD valid against its stream's SCHEMA (formats included), keys present and unique.
 pub fn assert_protocol(run: &Run) {

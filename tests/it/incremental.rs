@@ -49,22 +49,7 @@ fn prs_only(sim: &bitbucket_simulator::Simulator, extra: Value) -> Value {
 }
 
 fn sync_prs(scratch: &Scratch, config: &Value, state: Option<&Value>) -> Run {
-    let catalog = crate::harness::catalog_file(scratch, &["pullrequests"]);
-    let config_path = scratch.json("config.json", config);
-    let mut args = vec![
-        "--config".to_string(),
-        config_path.display().to_string(),
-        "--catalog".to_string(),
-        catalog.display().to_string(),
-    ];
-    if let Some(state) = state {
-        args.push("--state".into());
-        args.push(scratch.json("state.json", state).display().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = crate::harness::tap(&args).success();
-    assert_protocol(&run);
-    run
+    crate::harness::sync_ok(scratch, config, &["pullrequests"], state)
 }
 
 /// Every pull request at or after `lower` is emitted, and nothing before it.

@@ -5,29 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::harness::{
-    assert_protocol, assert_same_object, bookmark, config_for, simulator, ts, Run, Scratch,
-};
+use crate::harness::{assert_same_object, bookmark, config_for, simulator, ts, Run, Scratch};
 
 const ADDED: &[&str] = &["workspace_slug", "repository_slug", "repository_uuid"];
 
 fn run(scratch: &Scratch, streams: &[&str], config: &Value, state: Option<&Value>) -> Run {
-    let catalog = crate::harness::catalog_file(scratch, streams);
-    let config = scratch.json("config.json", config);
-    let mut args = vec![
-        "--config".to_string(),
-        config.display().to_string(),
-        "--catalog".to_string(),
-        catalog.display().to_string(),
-    ];
-    if let Some(state) = state {
-        args.push("--state".into());
-        args.push(scratch.json("state.json", state).display().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = crate::harness::tap(&args).success();
-    assert_protocol(&run);
-    run
+    crate::harness::sync_ok(scratch, config, streams, state)
 }
 
 fn by_repo<'a>(run: &'a Run, stream: &str) -> BTreeMap<(String, String), Vec<&'a Value>> {

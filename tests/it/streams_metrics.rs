@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bitbucket_simulator::{SimConfig, Simulator};
 use serde_json::{json, Value};
 
-use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, Run, Scratch};
+use crate::harness::{assert_same_object, config_for, simulator, Run, Scratch};
 
 const ADDED: &[&str] = &["workspace_slug", "repository_slug", "repository_uuid"];
 const PR_ADDED: &[&str] = &[
@@ -45,22 +45,7 @@ fn config(sim: &Simulator) -> Value {
 }
 
 fn run(scratch: &Scratch, streams: &[&str], config: &Value, state: Option<&Value>) -> Run {
-    let catalog = crate::harness::catalog_file(scratch, streams);
-    let config = scratch.json("config.json", config);
-    let mut args = vec![
-        "--config".to_string(),
-        config.display().to_string(),
-        "--catalog".to_string(),
-        catalog.display().to_string(),
-    ];
-    if let Some(state) = state {
-        args.push("--state".into());
-        args.push(scratch.json("state.json", state).display().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = crate::harness::tap(&args).success();
-    assert_protocol(&run);
-    run
+    crate::harness::sync_ok(scratch, config, streams, state)
 }
 
 /// Every visible repository, as `(workspace, slug)`.

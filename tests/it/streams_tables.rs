@@ -8,29 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use bitbucket_simulator::{IssueTrackers, Simulator};
 use serde_json::{json, Value};
 
-use crate::harness::{
-    assert_protocol, assert_same_object, config_for, simulator, tap, user_config, Run, Scratch,
-};
+use crate::harness::{assert_protocol, assert_same_object, config_for, simulator, user_config, Run, Scratch};
 
 /// The parent keys of a repository-level record.
 const PARENT_KEYS: [&str; 3] = ["workspace_slug", "repository_slug", "repository_uuid"];
 
 /// Syncs exactly `streams` with `config` (and `state`).
 fn sync_streams(config: &Value, streams: &[&str], state: Option<&Value>) -> Run {
-    let scratch = Scratch::new();
-    let config = scratch.json("config.json", config);
-    let catalog = crate::harness::catalog_file(&scratch, streams);
-    let mut args = vec![
-        "--config".to_string(),
-        config.display().to_string(),
-        "--catalog".to_string(),
-        catalog.display().to_string(),
-    ];
-    if let Some(state) = state {
-        args.push("--state".into());
-        args.push(scratch.json("state.json", state).display().to_string());
-    }
-    tap(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    crate::harness::sync_selected(&Scratch::new(), config, streams, state)
 }
 
 /// The warning lines of a run's stderr that mention `needle`.
