@@ -17,16 +17,10 @@ target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target_dir/debug
 
-"$bin/bitbucket-simulator" --port 0 >"$out/simulator.log" 2>&1 &
-sim_pid=$!
-trap 'kill $sim_pid 2>/dev/null || true' EXIT
-api_url=""
-for _ in $(seq 1 100); do
-  api_url=$(sed -n 's/^bitbucket-simulator listening on \(http[^ ]*\).*/\1/p' "$out/simulator.log" | head -n 1)
-  [ -n "$api_url" ] && break
-  sleep 0.1
-done
-[ -n "$api_url" ] || { echo "the simulator did not start:" >&2; cat "$out/simulator.log" >&2; exit 1; }
+source scripts/simulator.sh
+sim_pid=""
+trap '[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true' EXIT
+start_simulator "$bin/bitbucket-simulator" "$out/simulator.log"
 echo "== simulator listening on $api_url"
 # sample_config.json, with api_url pointed at this simulator (later --config files win).
 printf '{"api_url": "%s"}\n' "$api_url" >"$out/simulator-config.json"
@@ -70,8 +64,7 @@ table "$out/run1.jsonl"
 save_state "$out/run1.jsonl" "$out/state1.json"
 
 echo "== moving the simulator's clock 30 days forward"
-python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"))' \
-  "${api_url%/2.0}/_simulator/clock?offset_hours=720"
+move_clock 720
 
 echo "== second sync from the saved STATE -> $out/run2.jsonl"
 "$bin/tap-bitbucket" "${config[@]}" --catalog "$out/catalog.json" --state "$out/state1.json" \

@@ -31,6 +31,7 @@
 #   E2E_KEEP=1        keep the work directory (its path is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/simulator.sh
 root=$PWD
 started=$SECONDS
 # Where cargo puts its builds (CARGO_TARGET_DIR or build.target-dir may move it from target/).
@@ -209,20 +210,8 @@ e2e() { python3 "$work/e2e.py" "$@" || fail "$1 ${2:-}"; passed=$((passed + 1));
 
 # ---------------------------------------------------------------------------------------
 say "bundled simulator"
-"$simulator" --port 0 >"$work/simulator.log" 2>&1 &
-sim_pid=$!
-api_url=""
-for _ in $(seq 1 100); do
-  api_url=$(sed -n 's/^bitbucket-simulator listening on \(http[^ ]*\).*/\1/p' "$work/simulator.log" | head -n 1)
-  [ -n "$api_url" ] && break
-  sleep 0.1
-done
-[ -n "$api_url" ] || { cat "$work/simulator.log" >&2; fail "the simulator did not start"; }
+start_simulator "$simulator" "$work/simulator.log" || fail "the simulator did not start"
 echo "listening on $api_url"
-move_clock() { # HOURS
-  python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"))' \
-    "${api_url%/2.0}/_simulator/clock?offset_hours=$1"
-}
 # sample_config.json with api_url pointed at the simulator, as one file (singer-check-tap and
 # most runners take a single --config).
 python3 - "$root/sample_config.json" "$api_url" "$work/config.json" <<'PY'

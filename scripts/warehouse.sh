@@ -90,6 +90,7 @@
 #   WAREHOUSE_KEEP=1   keep the work directory (its path is printed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/simulator.sh
 root=$PWD
 started=$SECONDS
 target_dir=$(cargo metadata --format-version 1 --no-deps \
@@ -182,20 +183,8 @@ passed=$((passed + 1))
 # ---------------------------------------------------------------------------------------
 say "bundled simulator"
 # WAREHOUSE_SIMULATOR_ARGS: other data, e.g. "--seed 7" (the checks compute their figures from the API).
-"$simulator" --port 0 ${WAREHOUSE_SIMULATOR_ARGS:-} >"$work/simulator.log" 2>&1 &
-sim_pid=$!
-api_url=""
-for _ in $(seq 1 100); do
-  api_url=$(sed -n 's/^bitbucket-simulator listening on \(http[^ ]*\).*/\1/p' "$work/simulator.log" | head -n 1)
-  [ -n "$api_url" ] && break
-  sleep 0.1
-done
-[ -n "$api_url" ] || { cat "$work/simulator.log" >&2; fail "the simulator did not start"; }
+start_simulator "$simulator" "$work/simulator.log" ${WAREHOUSE_SIMULATOR_ARGS:-} || fail "the simulator did not start"
 echo "  listening on $api_url"
-move_clock() { # HOURS
-  python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"))' \
-    "${api_url%/2.0}/_simulator/clock?offset_hours=$1"
-}
 
 # ---------------------------------------------------------------------------------------
 say "Meltano: the repository's meltano.yml, one project per loader (they run side by side)"
