@@ -13,6 +13,15 @@ use tap_bitbucket::streams::REGISTRY;
 
 use crate::harness::{config_for, simulator, tap, tap_with_env, Run, Scratch, TOKEN};
 
+/// The settings that hold a secret (marked `secret` in `--about` and never in meltano.yml).
+const SECRET_SETTINGS: [&str; 5] = [
+    "access_token",
+    "api_token",
+    "app_password",
+    "client_secret",
+    "refresh_token",
+];
+
 const README_BEGIN: &str =
     "<!-- BEGIN settings: generated from `tap-bitbucket --about --format markdown` by UPDATE_README=1 cargo test --test it about -->\n";
 const README_END: &str = "<!-- END settings -->\n";
@@ -96,13 +105,7 @@ fn about_json_has_the_sdk_shape_and_every_setting() {
         );
         assert!(schema.get("type").is_some(), "setting `{name}` has no type");
     }
-    for secret in [
-        "access_token",
-        "api_token",
-        "app_password",
-        "client_secret",
-        "refresh_token",
-    ] {
+    for secret in SECRET_SETTINGS {
         assert_eq!(properties[secret]["secret"], true, "{secret}");
         assert_eq!(properties[secret]["writeOnly"], true, "{secret}");
     }
@@ -251,13 +254,7 @@ fn meltano_yml_declares_exactly_the_about_settings() {
     assert!(dev["email"].is_string() && dev["api_token"].is_string());
     let prod = environment("prod");
     assert_eq!(prod["api_url"], "https://api.bitbucket.org/2.0");
-    for secret in [
-        "access_token",
-        "api_token",
-        "app_password",
-        "client_secret",
-        "refresh_token",
-    ] {
+    for secret in SECRET_SETTINGS {
         assert!(
             prod.get(secret).is_none() && tap["config"].get(secret).is_none(),
             "{secret}"
