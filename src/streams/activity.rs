@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use super::newest_first::{emit_mask, judge_page, DatedRecord, Order, PageVerdict};
 use super::paged::{first_record, follow_next, Followed};
 use super::pullrequests::PullRequestEndpoint;
+use super::Int;
 use super::{
     Account, Links, PartitionRun, PullRequestRef, RenderedText, RepositoryInfo, RepositoryKeys, Scope,
     StreamDef, StreamError, Text, Timestamp,
@@ -33,15 +34,15 @@ pub struct CommentInline<'a> {
     /// The file path.
     pub path: Option<Text<'a>>,
     /// The line in the old version.
-    pub from: Option<i64>,
+    pub from: Option<Int>,
     /// The line in the new version.
-    pub to: Option<i64>,
+    pub to: Option<Int>,
     /// Whether the comment is outdated.
     pub outdated: Option<bool>,
     /// The first line of a multi-line comment, old side.
-    pub start_from: Option<i64>,
+    pub start_from: Option<Int>,
     /// The first line of a multi-line comment, new side.
-    pub start_to: Option<i64>,
+    pub start_to: Option<Int>,
 }
 
 /// A reference to a parent comment.
@@ -50,7 +51,7 @@ pub struct CommentInline<'a> {
 #[serde(bound(deserialize = "'de: 'a"))]
 pub struct CommentRef<'a> {
     /// The parent comment id.
-    pub id: Option<i64>,
+    pub id: Option<Int>,
     /// Links.
     pub links: Option<Links<'a>>,
 }
@@ -62,20 +63,20 @@ pub trait CommentId {
     fn is_absent(&self) -> bool;
 }
 
-impl CommentId for Option<i64> {
+impl CommentId for Option<Int> {
     fn is_absent(&self) -> bool {
         self.is_none()
     }
 }
 
-impl CommentId for i64 {
+impl CommentId for Int {
     fn is_absent(&self) -> bool {
         false
     }
 }
 
 /// A pull request comment as the activity feed sends it.
-pub type ActivityComment<'a> = Comment<'a, Option<i64>>;
+pub type ActivityComment<'a> = Comment<'a, Option<Int>>;
 
 /// A pull request comment, with an id of type `Id` (see [`CommentId`]).
 #[skip_serializing_none]
@@ -114,7 +115,7 @@ pub struct Comment<'a, Id: CommentId> {
 
 impl<'a> ActivityComment<'a> {
     /// The comment with its id required, when it has one.
-    pub fn keyed(self) -> Option<Comment<'a, i64>> {
+    pub fn keyed(self) -> Option<Comment<'a, Int>> {
         Some(Comment {
             kind: self.kind,
             id: self.id?,
@@ -148,7 +149,7 @@ pub struct PullRequestCommentRecord<'a> {
     pub pullrequest_id: i64,
     /// The comment, as the feed sends it (`id` is the key, `updated_on` the replication key).
     #[serde(flatten)]
-    pub comment: Comment<'a, i64>,
+    pub comment: Comment<'a, Int>,
 }
 
 impl PullRequestCommentRecord<'_> {
@@ -429,10 +430,10 @@ fn prepare(a: &mut ActivityRecord<'_>, repo: &RepositoryInfo) -> bool {
         return false;
     };
     a.set_repository_keys(repo);
-    a.pullrequest_id = pr;
+    a.pullrequest_id = pr.0;
     a.kind = kind.to_string();
     a.event_time = at;
-    a.id = activity_id(&repo.uuid, pr, kind, &x, &actor);
+    a.id = activity_id(&repo.uuid, pr.0, kind, &x, &actor);
     true
 }
 

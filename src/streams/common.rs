@@ -98,6 +98,103 @@ impl JsonSchema for Text<'_> {
     }
 }
 
+/// A whole number the API sends (an id, a count, a size, seconds), also when a server writes
+/// it as a float with no fraction (`3.0`): JSON Schema counts that as an integer, and one
+/// such value must not fail a run. A fraction (`2.5`) or any other type is still an error
+/// naming its path. Written back as an integer; typed `integer` in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Int(pub i64);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Int;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v)
+                    .map(Int)
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Int, E> {
+                // Whole and within i64's range (2^63 itself is not: `<`, not `<=`).
+                if v.fract() == 0.0 && v >= -(2f64.powi(63)) && v < 2f64.powi(63) {
+                    Ok(Int(v as i64))
+                } else {
+                    Err(E::invalid_value(Unexpected::Float(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl JsonSchema for Int {
+    fn schema_name() -> Cow<'static, str> {
+        i64::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        i64::json_schema(generator)
+    }
+}
+
+impl std::fmt::Display for Int {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A file's attributes (`binary`, `lfs`, `link`, `executable`, `subrepository`): Bitbucket
+/// sends a list, its API description a single string; either is read, and written as a
+/// list.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Flags<'a>(pub Vec<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Flags<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        if raw.get().starts_with('"') {
+            let one: Text<'a> = serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+            return Ok(Flags(vec![one]));
+        }
+        if !raw.get().starts_with('[') {
+            return Err(D::Error::invalid_type(
+                unexpected(raw),
+                &"a list of strings or a string",
+            ));
+        }
+        serde_json::from_str(raw.get())
+            .map(Flags)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Flags<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        <Vec<String>>::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<String>>::json_schema(generator)
+    }
+}
+
 /// A timestamp exactly as the API wrote it (`2026-03-04T10:11:12.123456+00:00`): passed
 /// through like any [`Text`], typed `date-time` in the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -284,7 +381,7 @@ pub struct PullRequestRef<'a> {
     #[serde(rename = "type")]
     pub kind: Option<Text<'a>>,
     /// The pull request id.
-    pub id: Option<i64>,
+    pub id: Option<Int>,
     /// Its title.
     pub title: Option<Text<'a>>,
     /// Its draft flag.
@@ -440,7 +537,7 @@ pub struct Repository<'a> {
     /// The main language.
     pub language: Option<Text<'a>>,
     /// Size in bytes.
-    pub size: Option<i64>,
+    pub size: Option<Int>,
     /// Whether the (removed) issue tracker was enabled.
     pub has_issues: Option<bool>,
     /// Whether the (removed) wiki was enabled.
@@ -468,6 +565,50 @@ mod tests {
 
     fn links(json: &str) -> Result<Links<'_>, serde_json::Error> {
         serde_json::from_str(json)
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        for (sent, want) in [
+            ("3", 3),
+            ("3.0", 3),
+            ("-2.0", -2),
+            ("1e3", 1000),
+            ("9007199254740992", 1 << 53),
+        ] {
+            let got: Int = serde_json::from_str(sent).unwrap_or_else(|e| panic!("{sent}: {e}"));
+            assert_eq!(got, Int(want), "{sent}");
+            assert_eq!(serde_json::to_string(&got).unwrap(), want.to_string());
+        }
+        for bad in [
+            "2.5",
+            "\"3\"",
+            "true",
+            "null",
+            "1e19",
+            "18446744073709551615",
+            "[]",
+        ] {
+            let err = serde_json::from_str::<Int>(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} was accepted"));
+            assert!(err.to_string().contains("expected an integer"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn file_attributes_are_a_list_whether_sent_as_one_or_many() {
+        for (sent, want) in [
+            (r#"["binary","lfs"]"#, r#"["binary","lfs"]"#),
+            (r#""binary""#, r#"["binary"]"#),
+            ("[]", "[]"),
+        ] {
+            let got: Flags = serde_json::from_str(sent).unwrap_or_else(|e| panic!("{sent}: {e}"));
+            assert_eq!(serde_json::to_string(&got).unwrap(), want);
+        }
+        for bad in ["1", "{}", "[1]", "null"] {
+            assert!(serde_json::from_str::<Flags>(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
 
 use super::paged::{read_repository_collection, Identified, NumberedPages};
+use super::Int;
 use super::{
     Account, CommitRef, Links, PartitionRun, RepositoryKeys, Scope, StreamDef, StreamError, Text, Timestamp,
 };
@@ -62,7 +63,7 @@ pub struct EnvironmentType<'a> {
     /// `Test`, `Staging` or `Production`.
     pub name: Option<Text<'a>>,
     /// Its order among the kinds (0 = Test).
-    pub rank: Option<i64>,
+    pub rank: Option<Int>,
 }
 
 /// A deployment environment (`GET /repositories/{workspace}/{repo}/environments/`).
@@ -89,7 +90,7 @@ pub struct EnvironmentRecord<'a> {
     /// Its slug.
     pub slug: Option<Text<'a>>,
     /// Its position in the repository's deployment order.
-    pub rank: Option<i64>,
+    pub rank: Option<Int>,
     /// Whether it is hidden in the deployments dashboard.
     pub hidden: Option<bool>,
     /// Its kind (`environment_type.name`: `Test`, `Staging`, `Production`), which DORA metrics
@@ -181,11 +182,11 @@ pub struct DeploymentRecord<'a> {
     /// The deployment UUID (key).
     pub uuid: Text<'a>,
     /// Its number in the repository.
-    pub number: Option<i64>,
+    pub number: Option<Int>,
     /// Its key.
     pub key: Option<Text<'a>>,
     /// Its version (changes with every state change).
-    pub version: Option<i64>,
+    pub version: Option<Int>,
     /// Where it deploys to (`environment.uuid`, joined to `environments.uuid`).
     pub environment: Option<UuidRef<'a>>,
     /// The pipeline step that deploys it (`step.uuid`, joined to `pipeline_steps.uuid`).

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::paged::read_repository_collection;
+use super::Int;
 use super::{Links, PartitionRun, Scope, StreamDef, StreamError, Text};
 use crate::singer::record_schema;
 
@@ -34,7 +35,7 @@ pub struct IssueTrackerObjectRecord<'a> {
     #[serde(rename = "type")]
     pub kind: Option<Text<'a>>,
     /// The id, unique within the repository's tracker (key).
-    pub id: i64,
+    pub id: Int,
     /// The name.
     pub name: Option<Text<'a>>,
     /// Links.

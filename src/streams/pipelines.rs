@@ -29,6 +29,7 @@ use serde_with::skip_serializing_none;
 use super::deployments::{empty_without_pipelines, UuidRef, Variant};
 use super::newest_first::{emit_mask, judge_page, Order, PageVerdict};
 use super::paged::{read_all, Identified, NumberedPages};
+use super::Int;
 use super::{
     Account, CommitRef, Links, PartitionRun, PullRequestRef, RepositoryInfo, RepositoryKeys, RepositoryRef,
     Scope, StreamDef, StreamError, StreamRun, Text, Timestamp,
@@ -53,7 +54,35 @@ pub struct RunState<'a> {
     /// While in progress: `RUNNING`, `PAUSED`, …
     pub stage: Option<Variant<'a>>,
     /// Once completed: `SUCCESSFUL`, `FAILED`, …
-    pub result: Option<Variant<'a>>,
+    pub result: Option<RunResult<'a>>,
+}
+
+/// How a completed pipeline or step ended, with the error behind an `ERROR` result.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct RunResult<'a> {
+    /// `pipeline_state_completed_successful`, …
+    #[serde(rename = "type")]
+    pub kind: Option<Text<'a>>,
+    /// `SUCCESSFUL`, `FAILED`, `ERROR`, `STOPPED`, `EXPIRED`, `NOT_RUN`.
+    pub name: Option<Text<'a>>,
+    /// Why it ended in `ERROR` (a bad `bitbucket-pipelines.yml`, build minutes used up, …).
+    pub error: Option<RunError<'a>>,
+}
+
+/// The error behind a pipeline's or step's `ERROR` result.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct RunError<'a> {
+    /// `pipeline_error`, `pipeline_step_error`.
+    #[serde(rename = "type")]
+    pub kind: Option<Text<'a>>,
+    /// The error key (`plan-service.parse.parse-error`, …).
+    pub key: Option<Text<'a>>,
+    /// What went wrong, in words.
+    pub message: Option<Text<'a>>,
 }
 
 impl RunState<'_> {
@@ -109,9 +138,9 @@ pub struct PipelineRecord<'a> {
     /// The pipeline UUID (key).
     pub uuid: Text<'a>,
     /// Its build number in the repository.
-    pub build_number: Option<i64>,
+    pub build_number: Option<Int>,
     /// How many times it ran (re-runs count up).
-    pub run_number: Option<i64>,
+    pub run_number: Option<Int>,
     /// Who started it.
     pub creator: Option<Account<'a>>,
     /// The repository.
@@ -127,9 +156,9 @@ pub struct PipelineRecord<'a> {
     /// When it completed.
     pub completed_on: Option<Timestamp<'a>>,
     /// How long it ran, in seconds.
-    pub duration_in_seconds: Option<i64>,
+    pub duration_in_seconds: Option<Int>,
     /// Build minutes it used, in seconds.
-    pub build_seconds_used: Option<i64>,
+    pub build_seconds_used: Option<Int>,
     /// Whether it was the first successful run after failures.
     pub first_successful: Option<bool>,
     /// Whether it expired before it ran.
@@ -216,15 +245,15 @@ pub struct PipelineStepRecord<'a> {
     /// Its teardown commands.
     pub teardown_commands: Option<Vec<StepCommand<'a>>>,
     /// How many times it ran.
-    pub run_number: Option<i64>,
+    pub run_number: Option<Int>,
     /// Whether it runs automatically or manually.
     pub trigger: Option<Variant<'a>>,
     /// How long it ran, in seconds.
-    pub duration_in_seconds: Option<i64>,
+    pub duration_in_seconds: Option<Int>,
     /// Build minutes it used, in seconds.
-    pub build_seconds_used: Option<i64>,
+    pub build_seconds_used: Option<Int>,
     /// Its time limit, in minutes.
-    pub max_time: Option<i64>,
+    pub max_time: Option<Int>,
     /// The environment a deployment step deploys to.
     pub environment: Option<UuidRef<'a>>,
     /// The pipeline (as the API sends it).

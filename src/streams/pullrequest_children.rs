@@ -20,6 +20,7 @@ use super::{
     Account, Borrowing, CommitRef, Links, PartitionRun, RenderedText, RepositoryInfo, Scope, StreamDef,
     StreamError, StreamRun, Text, Timestamp,
 };
+use super::{Flags, Int};
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
 
@@ -41,7 +42,7 @@ macro_rules! pullrequest_keys {
                 self.workspace_slug.clone_from(&repo.workspace);
                 self.repository_slug.clone_from(&repo.slug);
                 self.repository_uuid.clone_from(&repo.uuid);
-                self.pullrequest_id = pr.id;
+                self.pullrequest_id = pr.id.0;
                 self.pullrequest_updated_on.clone_from(&pr.updated_on);
             }
         }
@@ -52,7 +53,7 @@ macro_rules! pullrequest_keys {
 #[derive(Debug, Clone)]
 pub struct Changed {
     /// The pull request id.
-    pub id: i64,
+    pub id: Int,
     /// Its `updated_on`, exactly as the API wrote it.
     pub updated_on: Option<String>,
 }
@@ -109,6 +110,8 @@ pub struct CommitFile<'a> {
     pub path: Option<Text<'a>>,
     /// The path, escaped.
     pub escaped_path: Option<Text<'a>>,
+    /// Its attributes (`binary`, `lfs`, …): why a binary file counts no lines.
+    pub attributes: Option<Flags<'a>>,
     /// The commit it is read at.
     pub commit: Option<CommitRef<'a>>,
     /// Links.
@@ -146,9 +149,9 @@ pub struct DiffstatRecord<'a> {
     /// `added`, `removed`, `modified`, `renamed` (or a merge conflict's status).
     pub status: Option<Text<'a>>,
     /// Lines added.
-    pub lines_added: Option<i64>,
+    pub lines_added: Option<Int>,
     /// Lines removed.
-    pub lines_removed: Option<i64>,
+    pub lines_removed: Option<Int>,
     /// The file before (absent when added).
     pub old: Option<CommitFile<'a>>,
     /// The file after (absent when removed).
@@ -248,7 +251,7 @@ pub struct TaskRecord<'a> {
     #[schemars(with = "Option<Timestamp>")]
     pub pullrequest_updated_on: Option<String>,
     /// The task id (key).
-    pub id: i64,
+    pub id: Int,
     /// `RESOLVED` or `UNRESOLVED`.
     pub state: Option<Text<'a>>,
     /// The task's text.
@@ -389,7 +392,7 @@ impl Children {
                 tracing::warn!(
                     stream = out.name,
                     partition = %run.context.label(),
-                    pullrequest = pr.id,
+                    pullrequest = pr.id.0,
                     "Skipping `{}` of pull request #{} of {}/{}: {} ({e}).",
                     out.name,
                     pr.id,

@@ -8,6 +8,7 @@ use serde_with::skip_serializing_none;
 
 use super::keyset::{Keyset, KeysetRecord};
 use super::pullrequest_children::{Changed, Children, REPLICATION_KEY as CHILD_REPLICATION_KEY};
+use super::Int;
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -81,7 +82,7 @@ pub struct PullRequestRecord<'a> {
     #[serde(rename = "type")]
     pub kind: Option<Text<'a>>,
     /// The id, unique within the repository (key).
-    pub id: i64,
+    pub id: Int,
     /// The title.
     pub title: Option<Text<'a>>,
     /// The description.
@@ -111,9 +112,9 @@ pub struct PullRequestRecord<'a> {
     /// The decline reason ("" otherwise).
     pub reason: Option<Text<'a>>,
     /// Number of comments.
-    pub comment_count: Option<i64>,
+    pub comment_count: Option<Int>,
     /// Number of open tasks.
-    pub task_count: Option<i64>,
+    pub task_count: Option<Int>,
     /// When it was created.
     pub created_on: Option<Timestamp<'a>>,
     /// When it was last updated (replication key).

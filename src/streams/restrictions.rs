@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::paged::read_repository_collection;
+use super::Int;
 use super::{Account, Group, Links, PartitionRun, Scope, StreamDef, StreamError, Text};
 use crate::singer::record_schema;
 
@@ -28,7 +29,7 @@ pub struct BranchRestrictionRecord<'a> {
     #[serde(rename = "type")]
     pub object_type: Option<Text<'a>>,
     /// The id, unique within the repository (key).
-    pub id: i64,
+    pub id: Int,
     /// What is restricted (`push`, `require_approvals_to_merge`, …; Bitbucket keeps adding
     /// kinds, so it is not a closed list).
     pub kind: Option<Text<'a>>,
@@ -39,7 +40,7 @@ pub struct BranchRestrictionRecord<'a> {
     /// The branch glob when matched by glob (empty otherwise).
     pub pattern: Option<Text<'a>>,
     /// The kind's number, e.g. the approvals required (null for most kinds).
-    pub value: Option<i64>,
+    pub value: Option<Int>,
     /// The users exempted (`push`, `restrict_merges`).
     pub users: Option<Vec<Account<'a>>>,
     /// The groups exempted (`push`, `restrict_merges`).

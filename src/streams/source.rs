@@ -11,6 +11,7 @@ use serde_with::skip_serializing_none;
 
 use super::paged::read_all;
 use super::{CommitRef, Links, PartitionRun, RepositoryKeys, Scope, StreamDef, StreamError, Text};
+use super::{Flags, Int};
 use crate::bitbucket::MAX_PAGELEN;
 use crate::singer::record_schema;
 
@@ -37,9 +38,9 @@ pub struct TreeEntryRecord<'a> {
     /// The path from the repository root (key).
     pub path: Text<'a>,
     /// File size in bytes.
-    pub size: Option<i64>,
+    pub size: Option<Int>,
     /// File attributes (`link`, `executable`, `subrepository`, `binary`, `lfs`).
-    pub attributes: Option<Vec<Text<'a>>>,
+    pub attributes: Option<Flags<'a>>,
     /// The path, escaped.
     pub escaped_path: Option<Text<'a>>,
     /// The MIME type, when known.
