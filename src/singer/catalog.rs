@@ -3,8 +3,8 @@
 //!
 //! Selection is resolved as the Meltano SDK resolves it (`MetadataMapping._breadcrumb_is_selected`),
 //! so a catalog that `--discover` printed, passed back unchanged, syncs the streams selected
-//! by default. For the stream (breadcrumb `[]`) and for each top-level field
-//! (`["properties", f]`), the first rule that applies decides:
+//! by default. For the stream (breadcrumb `[]`) and for each field (`["properties", f]`, or
+//! nested: `["properties", f, "properties", g]`), the first rule that applies decides:
 //!
 //! 1. `inclusion: unsupported` → not selected; `inclusion: automatic` → selected;
 //! 2. an explicit `selected` → that value (for older catalogs without it in the metadata,
@@ -167,22 +167,119 @@ pub struct Selection {
 pub struct StreamSelection {
     /// The stream name.
     pub name: &'static str,
-    /// Top-level fields deselected by the catalog.
-    pub deselected: BTreeSet<String>,
+    /// The fields deselected by the catalog.
+    pub deselected: Deselected,
 }
 
 impl StreamSelection {
     /// The stream's schema without the deselected fields.
     pub fn schema(&self, full: &Value) -> Value {
         let mut schema = full.clone();
-        if let Some(props) = schema["properties"].as_object_mut() {
-            props.retain(|k, _| !self.deselected.contains(k));
-        }
-        if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
-            required.retain(|k| k.as_str().is_none_or(|k| !self.deselected.contains(k)));
-        }
+        self.deselected.prune_schema(&mut schema);
         schema
     }
+}
+
+/// The fields a catalog leaves out of a stream: each named by its breadcrumb, a top-level
+/// field (`["properties", "summary"]`) or one nested in an object (`["properties", "links",
+/// "properties", "html"]`) or in the objects of a list (`[…, "items", "properties", …]`);
+/// none inside another. Records and the SCHEMA lose the same fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deselected(BTreeSet<Vec<String>>);
+
+impl Deselected {
+    /// These top-level fields left out, as a catalog deselecting each would.
+    pub fn fields<'a>(fields: impl IntoIterator<Item = &'a str>) -> Self {
+        Deselected(
+            fields
+                .into_iter()
+                .map(|f| vec!["properties".to_string(), f.to_string()])
+                .collect(),
+        )
+    }
+
+    /// Whether every field is kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The deselected top-level fields (those whose breadcrumb is `["properties", f]`).
+    pub fn top_level(&self) -> BTreeSet<&str> {
+        self.0
+            .iter()
+            .filter_map(|crumb| match crumb.as_slice() {
+                [properties, field] if properties == "properties" => Some(field.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Removes the deselected fields from one record.
+    pub fn prune_record(&self, record: &mut Value) {
+        for crumb in &self.0 {
+            remove_at(record, crumb);
+        }
+    }
+
+    /// Removes the deselected fields (and their `required` entries) from a stream's schema.
+    pub fn prune_schema(&self, schema: &mut Value) {
+        for crumb in &self.0 {
+            let [parent @ .., properties, field] = crumb.as_slice() else {
+                continue;
+            };
+            if properties != "properties" {
+                continue;
+            }
+            let Some(holder) = parent
+                .iter()
+                .try_fold(&mut *schema, |node, step| node.get_mut(step))
+            else {
+                continue;
+            };
+            if let Some(props) = holder.get_mut("properties").and_then(Value::as_object_mut) {
+                props.remove(field);
+            }
+            if let Some(required) = holder.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|k| k.as_str() != Some(field));
+            }
+        }
+    }
+}
+
+/// Removes the field a breadcrumb names from a record (every element's, through `items`).
+fn remove_at(value: &mut Value, crumb: &[String]) {
+    match crumb {
+        [properties, field] if properties == "properties" => {
+            if let Some(map) = value.as_object_mut() {
+                map.remove(field);
+            }
+        }
+        [properties, field, rest @ ..] if properties == "properties" => {
+            if let Some(inner) = value.get_mut(field) {
+                remove_at(inner, rest);
+            }
+        }
+        [items, rest @ ..] if items == "items" => {
+            if let Some(list) = value.as_array_mut() {
+                for element in list {
+                    remove_at(element, rest);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a breadcrumb names a field of a schema: `properties`/name pairs and `items`, each
+/// step present.
+fn names_a_field(schema: &Value, crumb: &[String]) -> bool {
+    let well_formed =
+        crumb.last().is_some_and(|_| crumb.len() >= 2) && crumb[crumb.len() - 2] == "properties";
+    well_formed
+        && crumb
+            .iter()
+            .try_fold(schema, |node, step| node.get(step))
+            .is_some()
 }
 
 impl Selection {
@@ -199,7 +296,7 @@ impl Selection {
                 .filter(|s| s.selected_by_default)
                 .map(|s| StreamSelection {
                     name: s.name,
-                    deselected: BTreeSet::new(),
+                    deselected: Deselected::default(),
                 })
                 .collect(),
         }
@@ -234,29 +331,60 @@ impl Selection {
                 shape(format!("at `{at}`: {}", e.inner()))
             }
         })?;
-        let mut chosen: Vec<StreamSelection> = Vec::new();
+        // As the SDK reads a catalog: by stream name, a later entry replacing an earlier one.
+        let mut entries: Vec<(&'static str, &CatalogEntry)> = Vec::new();
         for (i, entry) in file.streams.iter().enumerate() {
             let Some(name) = entry.tap_stream_id.as_ref().or(entry.stream.as_ref()) else {
                 return Err(shape(format!("`streams[{i}]` has no `tap_stream_id`")));
             };
+            if let Some(at) = entry.non_boolean_selection() {
+                return Err(shape(format!(
+                    "at `streams[{i}].{at}`: `selected` must be true or false"
+                )));
+            }
             let Some(description) = streams.iter().find(|s| s.name == name) else {
+                if !entry.is_selected() {
+                    tracing::warn!(
+                        "Catalog file `{path}` names stream `{name}`, which this tap does not have; it is not selected, so it is ignored."
+                    );
+                    continue;
+                }
                 return Err(CatalogError::UnknownStream {
                     path: path.to_string(),
                     stream: name.clone(),
                     known: streams.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
                 });
             };
-            if !entry.is_selected() || chosen.iter().any(|c| c.name == description.name) {
+            if let Some(slot) = entries.iter_mut().find(|(n, _)| *n == description.name) {
+                tracing::warn!(
+                    "Catalog file `{path}` lists stream `{name}` more than once; the last entry is used."
+                );
+                slot.1 = entry;
+            } else {
+                entries.push((description.name, entry));
+            }
+        }
+        let mut chosen: Vec<StreamSelection> = Vec::new();
+        for (name, entry) in entries {
+            let description = streams.iter().find(|s| s.name == name).expect("found above");
+            if !entry.is_selected() {
                 continue;
+            }
+            let unknown = entry.unknown_breadcrumbs(&description.schema);
+            if !unknown.is_empty() {
+                tracing::warn!(
+                    "Catalog file `{path}` has metadata for {} of stream `{name}`, which its records do not have; ignored.",
+                    unknown.join(", ")
+                );
             }
             let deselected = entry
                 .deselected_fields()
                 .into_iter()
-                .filter(|f| !description.is_automatic(f))
+                .filter(|crumb| !matches!(crumb.as_slice(), [_, f] if description.is_automatic(f)))
                 .collect();
             chosen.push(StreamSelection {
                 name: description.name,
-                deselected,
+                deselected: Deselected(deselected),
             });
         }
         // Registry order, whatever the file's order: parents' listings are shared and the
@@ -270,10 +398,12 @@ impl Selection {
 }
 
 impl CatalogEntry {
-    /// The metadata of one breadcrumb (`[]` for the stream, `["properties", f]` for a field).
+    /// The metadata of one breadcrumb (`[]` for the stream, `["properties", f]` for a field);
+    /// the last entry when several name it, as the SDK reads them.
     fn metadata_at(&self, breadcrumb: &[&str]) -> Option<&Map<String, Value>> {
         self.metadata
             .iter()
+            .rev()
             .find(|m| {
                 m.breadcrumb
                     .iter()
@@ -300,15 +430,14 @@ impl CatalogEntry {
         resolve(self.metadata_at(&[]), self.legacy_selected(None), inherited)
     }
 
-    /// The top-level fields the catalog leaves out of a selected stream: every field named in
-    /// its metadata or legacy schema whose resolution is "not selected".
-    fn deselected_fields(&self) -> BTreeSet<String> {
-        let mut named: BTreeSet<&str> = BTreeSet::new();
+    /// The fields the catalog leaves out of a selected stream, as breadcrumbs: every field
+    /// named in its metadata (at any depth) or in its legacy schema (top level) whose
+    /// resolution is "not selected", except those inside a field already left out.
+    fn deselected_fields(&self) -> BTreeSet<Vec<String>> {
+        let mut named: BTreeSet<Vec<String>> = BTreeSet::new();
         for m in &self.metadata {
-            if let [properties, field] = m.breadcrumb.as_slice() {
-                if properties == "properties" {
-                    named.insert(field);
-                }
+            if m.breadcrumb.len() >= 2 && m.breadcrumb[m.breadcrumb.len() - 2] == "properties" {
+                named.insert(m.breadcrumb.clone());
             }
         }
         if let Some(props) = self
@@ -317,15 +446,46 @@ impl CatalogEntry {
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object)
         {
-            named.extend(props.keys().map(String::as_str));
+            named.extend(props.keys().map(|f| vec!["properties".to_string(), f.clone()]));
         }
-        named
-            .into_iter()
-            .filter(|field| {
-                let metadata = self.metadata_at(&["properties", field]);
-                !resolve(metadata, self.legacy_selected(Some(field)), true)
-            })
-            .map(str::to_string)
+        let mut out: BTreeSet<Vec<String>> = BTreeSet::new();
+        // Shorter breadcrumbs sort first among those sharing a prefix, so a field's parent
+        // is decided before it.
+        for crumb in named {
+            if out.iter().any(|parent| crumb.starts_with(parent)) {
+                continue;
+            }
+            let path: Vec<&str> = crumb.iter().map(String::as_str).collect();
+            let legacy = match path.as_slice() {
+                ["properties", field] => self.legacy_selected(Some(field)),
+                _ => None,
+            };
+            if !resolve(self.metadata_at(&path), legacy, true) {
+                out.insert(crumb);
+            }
+        }
+        out
+    }
+
+    /// The path of the first `selected` in the metadata that is not a boolean
+    /// (`metadata[2].metadata.selected`): a catalog edited by hand with `"false"` must not
+    /// select what it meant to leave out.
+    fn non_boolean_selection(&self) -> Option<String> {
+        self.metadata.iter().enumerate().find_map(|(i, m)| {
+            m.metadata
+                .get("selected")
+                .filter(|v| !v.is_boolean())
+                .map(|_| format!("metadata[{i}].metadata.selected"))
+        })
+    }
+
+    /// The breadcrumbs of its metadata that name no field of the stream's records (a typo,
+    /// or a field of another version), as `["properties", "x"]` texts.
+    fn unknown_breadcrumbs(&self, schema: &Value) -> Vec<String> {
+        self.metadata
+            .iter()
+            .filter(|m| !m.breadcrumb.is_empty() && !names_a_field(schema, &m.breadcrumb))
+            .map(|m| format!("{:?}", m.breadcrumb))
             .collect()
     }
 }
@@ -406,8 +566,8 @@ mod tests {
         .to_string();
         let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
         assert_eq!(sel.streams.iter().map(|s| s.name).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(sel.streams[0].deselected, BTreeSet::from(["title".to_string()]));
-        assert_eq!(sel.streams[1].deselected, BTreeSet::from(["body".to_string()]));
+        assert_eq!(sel.streams[0].deselected.top_level(), BTreeSet::from(["title"]));
+        assert_eq!(sel.streams[1].deselected.top_level(), BTreeSet::from(["body"]));
         let schema = sel.streams[0].schema(&streams()[0].schema);
         assert!(schema["properties"].get("title").is_none());
         assert_eq!(schema["required"], json!(["id"]));
@@ -495,9 +655,90 @@ mod tests {
         .to_string();
         let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
         assert_eq!(
-            sel.streams[0].deselected,
-            BTreeSet::from(["extra".to_string(), "title".to_string()])
+            sel.streams[0].deselected.top_level(),
+            BTreeSet::from(["extra", "title"])
         );
+    }
+
+    #[test]
+    fn nested_fields_are_left_out_of_records_and_schema() {
+        let mut described = streams();
+        described[0].schema = json!({"type": "object", "required": ["id"], "properties": {
+            "id": {}, "updated_on": {},
+            "links": {"type": "object", "required": ["self"], "properties": {"self": {}, "html": {}}},
+            "reviewers": {"type": "array", "items": {"type": "object", "properties": {"uuid": {}, "links": {}}}}
+        }});
+        let text = json!({"streams": [{"tap_stream_id": "a", "schema": {}, "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true}},
+            {"breadcrumb": ["properties", "links", "properties", "self"], "metadata": {"selected": false}},
+            {"breadcrumb": ["properties", "reviewers", "items", "properties", "links"], "metadata": {"selected": false}},
+            // Inside a field that stays: kept.
+            {"breadcrumb": ["properties", "links", "properties", "html"], "metadata": {"selected": true}}
+        ]}]})
+        .to_string();
+        let sel = Selection::from_catalog_text("c.json", &text, &described).unwrap();
+        let mut record = json!({"id": 1, "links": {"self": "s", "html": "h"}, "reviewers": [{"uuid": "u", "links": {}}, {"uuid": "v"}]});
+        sel.streams[0].deselected.prune_record(&mut record);
+        assert_eq!(
+            record,
+            json!({"id": 1, "links": {"html": "h"}, "reviewers": [{"uuid": "u"}, {"uuid": "v"}]})
+        );
+        let schema = sel.streams[0].schema(&described[0].schema);
+        assert_eq!(
+            schema["properties"]["links"],
+            json!({"type": "object", "required": [], "properties": {"html": {}}})
+        );
+        assert_eq!(
+            schema["properties"]["reviewers"]["items"]["properties"],
+            json!({"uuid": {}})
+        );
+    }
+
+    #[test]
+    fn the_last_of_repeated_entries_decides_as_in_the_sdk() {
+        let text = json!({"streams": [
+            {"tap_stream_id": "a", "schema": {}, "metadata": [
+                {"breadcrumb": [], "metadata": {"selected": true}},
+                {"breadcrumb": [], "metadata": {"selected": false}}
+            ]},
+            {"tap_stream_id": "b", "schema": {}, "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]},
+            {"tap_stream_id": "b", "schema": {}, "metadata": [{"breadcrumb": [], "metadata": {"selected": false}}]},
+            {"tap_stream_id": "b", "schema": {}, "metadata": [
+                {"breadcrumb": [], "metadata": {"selected": true}},
+                {"breadcrumb": ["properties", "title"], "metadata": {"selected": false}}
+            ]}
+        ]})
+        .to_string();
+        let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
+        assert_eq!(names(&sel), ["b"]);
+        assert_eq!(sel.streams[0].deselected.top_level(), BTreeSet::from(["title"]));
+    }
+
+    #[test]
+    fn a_selected_that_is_not_a_boolean_is_an_error_naming_it() {
+        let text = json!({"streams": [{"tap_stream_id": "a", "schema": {}, "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true}},
+            {"breadcrumb": ["properties", "title"], "metadata": {"selected": "false"}}
+        ]}]})
+        .to_string();
+        let err = Selection::from_catalog_text("c.json", &text, &streams())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("streams[0].metadata[1].metadata.selected") && err.contains("true or false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_stream_left_unselected_is_ignored() {
+        let text = json!({"streams": [
+            {"tap_stream_id": "gone", "schema": {}, "metadata": [{"breadcrumb": [], "metadata": {"selected": false}}]},
+            {"tap_stream_id": "a", "schema": {}, "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}
+        ]})
+        .to_string();
+        let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
+        assert_eq!(names(&sel), ["a"]);
     }
 
     #[test]

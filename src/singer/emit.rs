@@ -4,7 +4,7 @@
 //! partition's bookmark travels the same channel after its records, a STATE never claims a
 //! record not yet written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
-use super::{Context, State};
+use super::{Context, Deselected, State};
 
 /// What streams send to the writer.
 #[derive(Debug)]
@@ -86,7 +86,7 @@ impl RenderedPage {
 pub struct Emitter {
     tx: mpsc::Sender<Output>,
     stream: &'static str,
-    deselected: Arc<BTreeSet<String>>,
+    deselected: Arc<Deselected>,
     one_page: bool,
     version: Option<u64>,
 }
@@ -103,8 +103,8 @@ struct RecordMessage<'a, T: Serialize> {
 }
 
 impl Emitter {
-    /// An emitter for one stream, leaving out the deselected top-level fields.
-    pub fn new(tx: mpsc::Sender<Output>, stream: &'static str, deselected: BTreeSet<String>) -> Self {
+    /// An emitter for one stream, leaving out the deselected fields.
+    pub fn new(tx: mpsc::Sender<Output>, stream: &'static str, deselected: Deselected) -> Self {
         Emitter {
             tx,
             stream,
@@ -174,9 +174,7 @@ impl Emitter {
                 serde_json::to_writer(&mut lines, &self.message(record, &time_extracted))
             } else {
                 let mut value = serde_json::to_value(record).map_err(|e| self.serialize_error(e))?;
-                if let Some(map) = value.as_object_mut() {
-                    map.retain(|k, _| !self.deselected.contains(k));
-                }
+                self.deselected.prune_record(&mut value);
                 serde_json::to_writer(&mut lines, &self.message(&value, &time_extracted))
             };
             result.map_err(|e| self.serialize_error(e))?;
@@ -344,7 +342,7 @@ mod tests {
     #[tokio::test]
     async fn records_then_state_in_order_with_deselection() {
         let (tx, rx) = mpsc::channel(8);
-        let emitter = Emitter::new(tx, "things", BTreeSet::from(["secret".to_string()]));
+        let emitter = Emitter::new(tx, "things", Deselected::fields(["secret"]));
         let ctx = Context::new().with("workspace", "acme");
         let task = tokio::task::spawn_blocking(move || {
             let mut writer = Writer::new(Vec::new(), State::default());

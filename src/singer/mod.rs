@@ -8,7 +8,7 @@ mod emit;
 mod schema;
 mod state;
 
-pub use catalog::{discover, CatalogError, Selection, StreamDescription, StreamSelection};
+pub use catalog::{discover, CatalogError, Deselected, Selection, StreamDescription, StreamSelection};
 pub use emit::{Emitter, Output, RenderedPage, WriteError, Writer};
 pub use schema::record_schema;
 pub use state::{Context, State, StateError};

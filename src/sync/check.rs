@@ -9,7 +9,6 @@
 //! is reported skipped with the reason. Nothing is written on stdout; the summary goes to
 //! stderr, and any failure makes the run end with an error naming the streams that failed.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use super::{client_options, list_repositories, list_workspaces};
 use crate::bitbucket::{Client, Credentials};
 use crate::config::Settings;
 use crate::error::Error;
-use crate::singer::{Emitter, Output, Selection, State, WriteError, Writer};
+use crate::singer::{Deselected, Emitter, Output, Selection, State, WriteError, Writer};
 use crate::streams::{
     self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError, StreamRun,
 };
@@ -219,7 +218,7 @@ impl Probe {
     async fn stream(
         &self,
         def: &'static StreamDef,
-        deselected: BTreeSet<String>,
+        deselected: Deselected,
         partitions: Vec<Partition>,
     ) -> Outcome {
         let mut outcome = Outcome::Skipped {

@@ -13,7 +13,7 @@ mod partitions;
 mod refusal;
 mod shard;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,7 +27,7 @@ use crate::bitbucket::{Client, ClientOptions};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::metrics;
-use crate::singer::{Context, Emitter, Output, Selection, State, WriteError, Writer};
+use crate::singer::{Context, Deselected, Emitter, Output, Selection, State, WriteError, Writer};
 use crate::streams::{
     self, Partition, PartitionRun, RepositoryInfo, Scope, StreamDef, StreamError, StreamRun,
 };
@@ -203,7 +203,7 @@ struct Plan {
 /// One selected stream of a family, as the plan runs it.
 struct Member {
     def: &'static StreamDef,
-    deselected: BTreeSet<String>,
+    deselected: Deselected,
     /// The table version stamped on its RECORDs (FULL_TABLE streams with `activate_version`).
     version: Option<u64>,
 }
@@ -213,7 +213,7 @@ struct StreamStart {
     name: &'static str,
     window: Window,
     stored: serde_json::Map<String, serde_json::Value>,
-    deselected: BTreeSet<String>,
+    deselected: Deselected,
     version: Option<u64>,
 }
 
@@ -428,7 +428,7 @@ impl Plan {
         for member in family {
             let Some(version) = member.version else { continue };
             if skipped == 0 && !gone.load(Ordering::SeqCst) {
-                Emitter::new(self.tx.clone(), member.def.name, BTreeSet::new())
+                Emitter::new(self.tx.clone(), member.def.name, Deselected::default())
                     .activate_version(version)
                     .await
                     .map_err(Error::Write)?;

@@ -170,7 +170,8 @@ fn catalog_selects_streams_and_fields() {
     let sim = simulator();
     let scratch = Scratch::new();
     // Discover, then select only pull requests, without their `description` and `title`,
-    // trying (and failing) to deselect the key `id`.
+    // nor their author's and reviewers' `links` (nested fields), trying (and failing) to
+    // deselect the key `id`.
     let catalog_run = crate::harness::tap(&["--discover"]).success();
     let mut catalog = catalog_run.messages[0].clone();
     for stream in catalog["streams"].as_array_mut().unwrap() {
@@ -181,6 +182,15 @@ fn catalog_selects_streams_and_fields() {
                 None => m["metadata"]["selected"] = json!(selected),
                 Some("description" | "title" | "id") => m["metadata"]["selected"] = json!(false),
                 Some(_) => {}
+            }
+        }
+        if selected {
+            let metadata = stream["metadata"].as_array_mut().unwrap();
+            for crumb in [
+                json!(["properties", "author", "properties", "links"]),
+                json!(["properties", "reviewers", "items", "properties", "links"]),
+            ] {
+                metadata.push(json!({"breadcrumb": crumb, "metadata": {"selected": false}}));
             }
         }
     }
@@ -198,12 +208,28 @@ fn catalog_selects_streams_and_fields() {
     let schema = &run.schemas()["pullrequests"]["schema"]["properties"];
     assert!(schema.get("description").is_none() && schema.get("title").is_none());
     assert!(schema.get("id").is_some());
+    assert!(schema["author"]["properties"].get("links").is_none());
+    assert!(schema["author"]["properties"].get("uuid").is_some());
+    assert!(schema["reviewers"]["items"]["properties"].get("links").is_none());
     let records = run.records("pullrequests");
     assert!(!records.is_empty());
+    let mut reviewers = 0;
     for r in records {
         assert!(r.get("description").is_none() && r.get("title").is_none());
         assert!(r["id"].is_i64());
+        assert!(
+            r["author"].get("links").is_none() && r["author"]["uuid"].is_string(),
+            "{r}"
+        );
+        for reviewer in r["reviewers"].as_array().into_iter().flatten() {
+            assert!(
+                reviewer.get("links").is_none() && reviewer["uuid"].is_string(),
+                "{reviewer}"
+            );
+            reviewers += 1;
+        }
     }
+    assert!(reviewers > 0, "the simulator's pull requests have reviewers");
     assert!(run.records("repositories").is_empty());
 }
 
