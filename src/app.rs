@@ -38,7 +38,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
-        Err(e) => return fail(&Error::Usage(clap_one_line(&e)), env_format),
+        Err(e) => {
+            return fail(
+                &Error::Usage(clap_one_line(&e)),
+                log_format_from_args(&args).or(env_format),
+            )
+        }
     };
     let mut format = cli.log_format.map(LogFormat::from).or(env_format);
     match run(cli, &mut format) {
@@ -57,8 +62,26 @@ fn fail(error: &Error, format: Option<LogFormat>) -> ExitCode {
     } else {
         line
     };
-    let _ = writeln!(std::io::stderr(), "{line}");
+    crate::redact::write_stderr(&format!("{line}\n"));
     ExitCode::from(code)
+}
+
+/// The `--log-format` of a command line clap could not parse, when it names a format: the
+/// one line of the failure is then written in it.
+fn log_format_from_args(args: &[OsString]) -> Option<LogFormat> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    args.iter().enumerate().rev().find_map(|(i, arg)| {
+        let value = match arg.strip_prefix("--log-format") {
+            Some("") => args.get(i + 1).copied(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        match value {
+            Some("json") => Some(LogFormat::Json),
+            Some("text") => Some(LogFormat::Text),
+            _ => None,
+        }
+    })
 }
 
 /// `TAP_BITBUCKET_LOG_FORMAT`, when it names a format.
@@ -120,6 +143,9 @@ fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
         return Err(Error::Usage(NO_CONFIG.into()));
     }
     let (settings, unknown_keys) = Settings::load(&cli.config)?;
+    for secret in settings.credentials.iter().flat_map(|c| c.secrets()) {
+        crate::redact::register(&secret);
+    }
     let chosen = *format.get_or_insert(settings.log_format);
     // The connection test prints a summary, not a sync's metric points.
     logging::init(chosen, !cli.test);

@@ -168,8 +168,8 @@ pub enum ConfigError {
         /// The operating system's reason.
         reason: String,
     },
-    /// The file is not a JSON object.
-    #[error("config file `{path}` is not a JSON object: {reason}")]
+    /// The file is not a JSON object of settings.
+    #[error("config file `{path}` cannot be used: {reason}")]
     NotJson {
         /// The file named on the command line.
         path: String,
@@ -221,7 +221,7 @@ impl ConfigSources {
         })?;
         let value: Value = serde_json::from_str(&text).map_err(|e| ConfigError::NotJson {
             path: shown.clone(),
-            reason: e.to_string(),
+            reason: format!("it is not valid JSON ({e})"),
         })?;
         let Value::Object(map) = value else {
             return Err(ConfigError::NotJson {
@@ -587,15 +587,48 @@ impl Validator<'_> {
             DEFAULT_OAUTH_TOKEN_URL,
         )?;
 
-        let mut workspaces: Vec<String> = raw.workspace.take().into_iter().collect();
-        for ws in raw.workspaces.take().unwrap_or_default() {
+        let mut workspaces: Vec<String> = Vec::new();
+        let named = raw.workspace.take().into_iter().map(|ws| ("workspace", ws));
+        for (key, ws) in named.chain(
+            raw.workspaces
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|ws| ("workspaces", ws)),
+        ) {
+            if ws.trim().is_empty() || ws.contains('/') {
+                return Err(self.invalid(key, format!("`{ws}` is not a workspace slug")));
+            }
             if !workspaces.contains(&ws) {
                 workspaces.push(ws);
             }
         }
-        for ws in &workspaces {
-            if ws.trim().is_empty() || ws.contains('/') {
-                return Err(self.invalid("workspaces", format!("`{ws}` is not a workspace slug")));
+        let user_agent = raw
+            .user_agent
+            .take()
+            .unwrap_or_else(|| format!("tap-bitbucket/{}", env!("CARGO_PKG_VERSION")));
+        // What an HTTP header may hold: no line breaks or other control characters.
+        if user_agent
+            .chars()
+            .any(|c| (c.is_control() && c != '\t') || c == '\u{7f}')
+        {
+            return Err(self.invalid(
+                "user_agent",
+                "must not contain line breaks or other control characters (it is sent as an HTTP header)",
+            ));
+        }
+        for key in ["repositories", "exclude_repositories"] {
+            let patterns = if key == "repositories" {
+                &raw.repositories
+            } else {
+                &raw.exclude_repositories
+            };
+            if let Some(problem) = patterns
+                .iter()
+                .flatten()
+                .find_map(|p| crate::filter::pattern_problem(p))
+            {
+                return Err(self.invalid(key, problem));
             }
         }
         let workspaces = (!workspaces.is_empty()).then_some(workspaces);
@@ -719,10 +752,7 @@ impl Validator<'_> {
             )? as u64,
             shard,
             activate_version: raw.activate_version.unwrap_or(false),
-            user_agent: raw
-                .user_agent
-                .take()
-                .unwrap_or_else(|| format!("tap-bitbucket/{}", env!("CARGO_PKG_VERSION"))),
+            user_agent,
             log_format,
         })
     }

@@ -46,6 +46,14 @@ impl Pattern {
     }
 }
 
+/// Why `text` is not a usable repository pattern, or `None` when it is: for config
+/// validation, which knows which file or variable set it.
+pub fn pattern_problem(text: &str) -> Option<String> {
+    Pattern::new(text)
+        .err()
+        .map(|e| format!("`{text}` is not a valid pattern: {e}"))
+}
+
 impl RepositoryFilter {
     /// Compiles the patterns of the config.
     pub fn new(settings: &Settings) -> Result<RepositoryFilter, ConfigError> {

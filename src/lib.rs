@@ -27,6 +27,7 @@ pub mod error;
 pub mod filter;
 pub mod logging;
 pub mod metrics;
+pub mod redact;
 pub mod singer;
 pub mod streams;
 pub mod sync;

@@ -36,7 +36,7 @@ pub fn init(format: LogFormat, with_metrics: bool) {
     }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| crate::redact::RedactingStderr);
     let _ = match format {
         LogFormat::Json => builder
             .fmt_fields(format::JsonFields::new())

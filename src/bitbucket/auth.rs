@@ -44,6 +44,40 @@ impl Credentials {
         }
     }
 
+    /// Every secret value of the credential, as configured and as sent (the `Authorization`
+    /// header's Basic value, also the OAuth consumer's, whose parts are form-encoded first):
+    /// for [`crate::redact`], so that a server echoing one back never gets it onto stderr.
+    pub fn secrets(&self) -> Vec<String> {
+        use base64::Engine as _;
+        let basic = |user: &str, password: &str| {
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        };
+        let form = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        match self {
+            Credentials::Bearer(token) => vec![token.expose_secret().to_string()],
+            Credentials::Basic {
+                username, password, ..
+            } => vec![
+                password.expose_secret().to_string(),
+                basic(username, password.expose_secret()),
+            ],
+            Credentials::OAuth {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => {
+                let secret = client_secret.expose_secret();
+                let mut all = vec![
+                    secret.to_string(),
+                    basic(client_id, secret),
+                    basic(&form(client_id), &form(secret)),
+                ];
+                all.extend(refresh_token.iter().map(|t| t.expose_secret().to_string()));
+                all
+            }
+        }
+    }
+
     /// Puts the credential on a request. OAuth consumers send a token obtained and renewed
     /// by the client (see [`super::oauth`]), so nothing is added for them here.
     pub(crate) fn apply(&self, request: RequestBuilder) -> RequestBuilder {
@@ -80,5 +114,33 @@ mod tests {
             let shown = format!("{credentials:?} {credentials:#?}");
             assert!(!shown.contains("-secret-"), "{shown}");
         }
+    }
+
+    #[test]
+    fn the_secrets_include_the_header_values_sent() {
+        let oauth = Credentials::OAuth {
+            client_id: "cid".into(),
+            client_secret: "SEKRET-cs-999".to_string().into(),
+            refresh_token: Some("refresh-secret-4".to_string().into()),
+        };
+        let secrets = oauth.secrets();
+        // What a token endpoint saw in `Authorization: Basic …` (seen echoed back in an
+        // `error_description`).
+        assert!(
+            secrets.contains(&"Y2lkOlNFS1JFVC1jcy05OTk=".to_string()),
+            "{secrets:?}"
+        );
+        assert!(
+            secrets.contains(&"SEKRET-cs-999".to_string())
+                && secrets.contains(&"refresh-secret-4".to_string())
+        );
+        let basic = Credentials::Basic {
+            username: "me@example.com".into(),
+            password: "SEKRET-api-token-77aa".to_string().into(),
+            legacy_app_password: false,
+        };
+        assert!(basic
+            .secrets()
+            .contains(&"bWVAZXhhbXBsZS5jb206U0VLUkVULWFwaS10b2tlbi03N2Fh".to_string()));
     }
 }

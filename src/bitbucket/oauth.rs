@@ -224,6 +224,10 @@ impl OAuth {
 
         let lifetime = response.expires_in();
         let renew_at = lifetime.map(|life| Instant::now() + life - REFRESH_MARGIN.min(life / 2));
+        crate::redact::register(response.access_token().secret());
+        if let Some(refresh) = response.refresh_token() {
+            crate::redact::register(refresh.secret());
+        }
         state.issued = Some(Issued {
             token: SecretString::from(response.access_token().secret().clone()),
             renew_at,

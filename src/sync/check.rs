@@ -10,7 +10,6 @@
 //! stderr, and any failure makes the run end with an error naming the streams that failed.
 
 use std::fmt;
-use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -320,5 +319,5 @@ fn describe(credentials: &Credentials) -> String {
 }
 
 fn eprint_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    crate::redact::write_stderr(&format!("{text}\n"));
 }

@@ -17,7 +17,7 @@ use crate::streams::{hash_of, Followed, RepositoryInfo, WorkspaceInfo};
 /// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
 pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec<WorkspaceInfo>, Error> {
     let Some(configured) = &settings.workspaces else {
-        return discover_workspaces(client, &settings.api_url).await;
+        return discover_workspaces(client, &settings.api_url, listing_pagelen(settings)).await;
     };
     let mut out = Vec::new();
     for slug in configured {
@@ -71,10 +71,22 @@ struct WorkspaceBase {
     slug: Option<String>,
 }
 
-async fn discover_workspaces(client: &Client, api_url: &url::Url) -> Result<Vec<WorkspaceInfo>, Error> {
+/// The page size of the partition listings: the largest, capped by `page_size` like every
+/// other request.
+fn listing_pagelen(settings: &Settings) -> String {
+    settings
+        .page_size
+        .map_or(MAX_PAGELEN, |p| p.min(MAX_PAGELEN))
+        .to_string()
+}
+
+async fn discover_workspaces(
+    client: &Client,
+    api_url: &url::Url,
+    pagelen: String,
+) -> Result<Vec<WorkspaceInfo>, Error> {
     let mut url = client.url(&["user", "workspaces"]);
-    url.query_pairs_mut()
-        .append_pair("pagelen", &MAX_PAGELEN.to_string());
+    url.query_pairs_mut().append_pair("pagelen", &pagelen);
     let mut out = Vec::new();
     let mut followed = Followed::default();
     loop {
@@ -143,7 +155,7 @@ pub async fn list_repositories(
     for ws in workspaces {
         let mut url = client.url(&["repositories", &ws.slug]);
         url.query_pairs_mut()
-            .append_pair("pagelen", &MAX_PAGELEN.to_string());
+            .append_pair("pagelen", &listing_pagelen(settings));
         let mut followed = Followed::default();
         loop {
             let page: Page<RepositoryListing> = client.get_page(&url).await?;

@@ -42,6 +42,9 @@ enum Answer {
     /// Workspace `acme`; the listing of its repositories (`in_listing`) or the watchers of
     /// its repository `api` answer the same page forever, each time with a new `next` link.
     MintedNext { in_listing: bool },
+    /// The request's `Authorization` header echoed back: in the JSON error message of this
+    /// status, or (`0`) in the title of an HTML page answered with 200.
+    EchoAuthorization { status: u16 },
 }
 
 /// A one-answer HTTP/1.1 server on 127.0.0.1 that counts the requests it got.
@@ -100,6 +103,7 @@ fn serve(mut stream: TcpStream, answer: Answer, requests: &AtomicUsize) {
         Answer::MintedNext { in_listing } => {
             minted_next(&mut stream, &String::from_utf8_lossy(&head), in_listing, requests)
         }
+        Answer::EchoAuthorization { status } => echo_authorization(&mut stream, &String::from_utf8_lossy(&head), status),
     };
 }
 
@@ -206,6 +210,35 @@ fn login_page(stream: &mut TcpStream, content_type: &str) -> std::io::Result<()>
                 <body><form action=\"/login\"><input name=\"user\"></form></body>\n</html>\n";
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())
+}
+
+fn echo_authorization(stream: &mut TcpStream, head: &str, status: u16) -> std::io::Result<()> {
+    let header = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authorization: ")
+                .or_else(|| l.strip_prefix("Authorization: "))
+        })
+        .unwrap_or("none");
+    let (content_type, body) = if status == 0 {
+        (
+            "text/html",
+            format!("<html><head><title>Denied for {header}</title></head></html>"),
+        )
+    } else {
+        let message = serde_json::to_string(&format!("Invalid credentials: {header}")).unwrap();
+        (
+            "application/json",
+            format!(r#"{{"type": "error", "error": {{"message": {message}}}}}"#),
+        )
+    };
+    let status = if status == 0 { 200 } else { status };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;
@@ -653,4 +686,41 @@ fn a_closed_stdout_names_the_target_and_the_last_state_holds() {
     }
     let missing: Vec<_> = want.difference(&got).take(5).collect();
     assert!(missing.is_empty(), "lost after the closed stdout: {missing:?}");
+}
+
+#[test]
+fn a_server_echoing_the_credentials_back_never_gets_them_onto_stderr() {
+    let token = "SEKRET-token-5c1f0e9b";
+    let (email, api_token) = ("me@example.com", "SEKRET-api-token-77aa");
+    let basic = "bWVAZXhhbXBsZS5jb206U0VLUkVULWFwaS10b2tlbi03N2Fh"; // base64 of email:api_token
+    for status in [401, 404, 500, 0] {
+        for basic_auth in [false, true] {
+            let server = TinyServer::start(Answer::EchoAuthorization { status });
+            let scratch = Scratch::new();
+            let mut config = config(&server);
+            if basic_auth {
+                config["email"] = json!(email);
+                config["api_token"] = json!(api_token);
+                config.as_object_mut().unwrap().remove("access_token");
+            } else {
+                config["access_token"] = json!(token);
+            }
+            for log_format in ["text", "json"] {
+                config["log_format"] = json!(log_format);
+                let run = crate::harness::sync(&scratch, &config, None);
+                assert_ne!(run.code, 0, "{status}: stderr:\n{}", run.stderr);
+                let all = format!("{}{}", run.stdout, run.stderr);
+                assert!(
+                    !all.contains("SEKRET") && !all.contains(basic),
+                    "{status} {log_format} basic={basic_auth}: {}",
+                    run.stderr
+                );
+                assert!(
+                    run.stderr.contains("****"),
+                    "{status} {log_format}: the echo is shown masked: {}",
+                    run.stderr
+                );
+            }
+        }
+    }
 }

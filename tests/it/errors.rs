@@ -34,7 +34,9 @@ fn with_config(scratch: &Scratch, text: &str, extra: &[&str]) -> Run {
 fn config_errors_exit_2_naming_the_problem() {
     let scratch = Scratch::new();
     let run = with_config(&scratch, "{not json", &[]);
-    assert_clean_failure(&run, 2, &["config.json", "not a JSON object"]);
+    assert_clean_failure(&run, 2, &["config.json", "not valid JSON"]);
+    let run = with_config(&scratch, "[1]", &[]);
+    assert_clean_failure(&run, 2, &["config.json", "must be an object of settings"]);
 
     let run = with_config(
         &scratch,
@@ -78,7 +80,19 @@ fn config_errors_exit_2_naming_the_problem() {
         r#"{"access_token": "a", "repositories": ["api-[x"]}"#,
         &[],
     );
-    assert_clean_failure(&run, 2, &["`repositories`", "api-[x"]);
+    assert_clean_failure(&run, 2, &["`repositories`", "api-[x", "(from `"]);
+
+    // The key as written, and the file that set it.
+    let run = with_config(&scratch, r#"{"access_token": "a", "workspace": "acme/api"}"#, &[]);
+    assert_clean_failure(&run, 2, &["`workspace` (from `", "config.json`)", "acme/api"]);
+
+    // Sent as an HTTP header: a line break is a config error, not an HTTP client failure.
+    let run = with_config(
+        &scratch,
+        r#"{"access_token": "a", "user_agent": "bad\nheader"}"#,
+        &[],
+    );
+    assert_clean_failure(&run, 2, &["`user_agent`", "control characters"]);
 
     let run = tap(&["--config", "/nonexistent/config.json"]);
     assert_clean_failure(&run, 2, &["/nonexistent/config.json"]);
@@ -241,6 +255,22 @@ fn command_line_errors_are_one_line_and_exit_2() {
     assert_only_line(&run, 2, &["--discover", "--test"]);
     let run = tap(&["--no-such-flag"]);
     assert_only_line(&run, 2, &["--no-such-flag"]);
+    // Asked for JSON logs: the one line is a JSON event, also when clap refuses the rest.
+    for args in [
+        &["--log-format", "json", "--no-such-flag"][..],
+        &["--no-such-flag", "--log-format=json"][..],
+    ] {
+        let run = tap(args);
+        assert_eq!(run.code, 2, "{args:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{}", run.stderr);
+        let event: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON line");
+        assert_eq!(event["level"], "ERROR");
+        assert!(
+            event["message"].as_str().unwrap().contains("--no-such-flag"),
+            "{event}"
+        );
+    }
     // Nothing to do: say which flag is missing, not "no credentials".
     for args in [&[][..], &["--state", "state.json"][..], &["--test"][..]] {
         let run = tap(args);

@@ -703,3 +703,41 @@ fn json_log_format_makes_every_stderr_line_json() {
         "{line}"
     );
 }
+
+#[test]
+fn page_size_caps_every_request_the_run_makes() {
+    let sim = simulator();
+    let scratch = Scratch::new();
+    // Every workspace (so the workspace listing is read too), every stream selected.
+    let mut config = config_with(&sim, json!({"page_size": 3, "requests_per_hour": 0}));
+    config.as_object_mut().unwrap().remove("workspaces");
+    let all: Vec<&str> = tap_bitbucket::streams::names();
+    let run = crate::harness::sync_selected(&scratch, &config, &all, None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let requests = sim.requests();
+    let mut capped = 0;
+    for r in &requests {
+        let pagelen = r
+            .path_and_query
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("pagelen="));
+        if let Some(n) = pagelen {
+            assert!(n.parse::<u32>().is_ok_and(|n| n <= 3), "{}", r.path_and_query);
+            capped += 1;
+        }
+    }
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path_and_query.starts_with("/2.0/user/workspaces?"))
+            && requests
+                .iter()
+                .any(|r| r.path_and_query.contains("/2.0/repositories/acme?")),
+        "the partition listings were read"
+    );
+    assert!(
+        capped > 50,
+        "{capped} of {} requests carried a pagelen",
+        requests.len()
+    );
+}
