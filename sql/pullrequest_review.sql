@@ -24,6 +24,11 @@
 --     excludes the author.
 --   - Binary files count no lines (the diffstat has none for them); a pull request without
 --     diffstat rows (its diffstat not read yet, or empty) shows 0 and 0.
+--   - Only the diffstat of the pull request's latest read counts (its rows with the highest
+--     `pullrequest_updated_on`): the table keeps by key every file a pull request ever
+--     changed, and a file a later push reverted is no longer in Bitbucket's diffstat, so its
+--     older row must not add its lines. Known limit: a push that leaves the pull request with
+--     no changed file at all writes no new row, so its last non-empty diffstat still counts.
 --
 -- Streams that must be selected: pullrequests, pullrequest_comments, pullrequest_activity
 -- (selected by default) and pullrequest_diffstat (NOT selected by default: select it, e.g.
@@ -73,13 +78,22 @@ approval_counts as (
     from approvals
     group by repository_uuid, pullrequest_id
 ),
-diff_lines as (
-    select repository_uuid,
-           pullrequest_id,
-           sum(coalesce(lines_added, 0)) as lines_added,
-           sum(coalesce(lines_removed, 0)) as lines_removed
+latest_diffstat as (
+    select repository_uuid, pullrequest_id, max(pullrequest_updated_on) as read_at
     from pullrequest_diffstat
     group by repository_uuid, pullrequest_id
+),
+diff_lines as (
+    select d.repository_uuid,
+           d.pullrequest_id,
+           sum(coalesce(d.lines_added, 0)) as lines_added,
+           sum(coalesce(d.lines_removed, 0)) as lines_removed
+    from pullrequest_diffstat as d
+    join latest_diffstat as l
+      on l.repository_uuid = d.repository_uuid
+     and l.pullrequest_id = d.pullrequest_id
+     and l.read_at = d.pullrequest_updated_on
+    group by d.repository_uuid, d.pullrequest_id
 )
 select p.repository_uuid,
        p.id as pullrequest_id,

@@ -150,7 +150,7 @@ fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
     // The connection test prints a summary, not a sync's metric points.
     logging::init(chosen, !cli.test);
     for key in unknown_keys {
-        tracing::warn!("Unknown config key `{key}` is ignored (a typo?).");
+        tracing::warn!("Unknown config key {key} is ignored (a typo?); `--about` lists the settings.");
     }
 
     let descriptions = streams::descriptions();

@@ -191,11 +191,16 @@ pub enum ConfigError {
     Auth(String),
 }
 
+/// `TAP_BITBUCKET_*` variables that are not settings but are meant for the tap.
+const NOT_SETTINGS: &[&str] = &["loglevel"];
+
 /// The merged config sources, remembering which source set each key (for error messages).
 #[derive(Debug, Default)]
 pub struct ConfigSources {
     values: Map<String, Value>,
     origin: BTreeMap<String, String>,
+    /// `TAP_BITBUCKET_*` variables read by `--config ENV` that name no setting (a typo).
+    unknown_variables: Vec<String>,
 }
 
 impl ConfigSources {
@@ -246,6 +251,11 @@ impl ConfigSources {
             };
             let key = suffix.to_ascii_lowercase();
             let Some(property) = properties.get(&key) else {
+                // `TAP_BITBUCKET__SELECT` and the like are Meltano's own extras, and the log
+                // level is read by the logger; anything else is probably a misspelt setting.
+                if !key.starts_with('_') && !NOT_SETTINGS.contains(&key.as_str()) {
+                    self.unknown_variables.push(name);
+                }
                 continue;
             };
             let is_string = property.get("type").is_some_and(|t| {
@@ -288,6 +298,11 @@ impl ConfigSources {
         for key in &unknown {
             self.values.remove(key);
         }
+        let mut unknown: Vec<String> = unknown.into_iter().map(|key| format!("`{key}`")).collect();
+        unknown.extend(self.unknown_variables.drain(..).map(|name| {
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            format!("`{key}` (environment variable `{name}`)")
+        }));
         // Treat explicit nulls and empty strings as unset: Meltano and env files produce both.
         self.values
             .retain(|_, v| !(v.is_null() || v.as_str().is_some_and(str::is_empty)));
@@ -400,7 +415,8 @@ pub struct Settings {
 
 impl Settings {
     /// Loads, merges and validates the config sources. Returns the settings and the unknown
-    /// keys, which the caller warns about once logging is set up.
+    /// keys and `TAP_BITBUCKET_*` variables (each named as the warning shows it), which the
+    /// caller warns about once logging is set up.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<(Settings, Vec<String>), ConfigError> {
         let sources = ConfigSources::load(paths)?;
         Self::from_sources(sources)
@@ -409,8 +425,8 @@ impl Settings {
     /// Validates merged sources.
     pub fn from_sources(sources: ConfigSources) -> Result<(Settings, Vec<String>), ConfigError> {
         let origins = ConfigSources {
-            values: Map::new(),
             origin: sources.origin.clone(),
+            ..ConfigSources::default()
         };
         let (raw, unknown) = sources.into_raw()?;
         let v = Validator { origins: &origins };

@@ -437,10 +437,14 @@ impl State {
         let ((wi, _, ri, repo), _, pr) = self.visible_pr(ws, slug, id)?;
         let h = self.history(wi, ri);
         let r = self.renderer();
-        Ok(diffstat_of(&h, pr)
-            .iter()
-            .map(|e| r.diffstat(repo, pr, e))
-            .collect())
+        let mut entries = diffstat_of(&h, pr);
+        // Taking the pull request out of draft (its `WIP: ` title edit), the author reverted
+        // one file: from then on the diffstat no longer lists it, as Bitbucket's does not
+        // after such a push (what was loaded before must not keep counting its lines).
+        if entries.len() >= 2 && repo.pr_at(pr, self.now()).is_some_and(|at| at.title_edited) {
+            entries.pop();
+        }
+        Ok(entries.iter().map(|e| r.diffstat(repo, pr, e)).collect())
     }
 
     /// `GET …/diffstat/{spec}`: `{source}..{destination}` or the pull request links' form

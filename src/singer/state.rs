@@ -106,8 +106,20 @@ impl State {
             None => {}
             Some(Value::Object(bookmarks)) => {
                 for (stream, entry) in bookmarks {
-                    if !streams.contains(&stream.as_str()) {
+                    let stream_like = stream.starts_with(|c: char| c.is_ascii_lowercase())
+                        && stream
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !streams.contains(&stream.as_str()) && !stream_like {
                         return Err(shape(format!("`bookmarks.{stream}` is not a stream of this tap")));
+                    }
+                    if !streams.contains(&stream.as_str()) {
+                        // A stream of another version of the tap: kept as it is and written
+                        // back with every STATE (Meltano keeps only the last one), unread.
+                        tracing::warn!(
+                            "State file `{path}` has bookmarks for `{stream}`, which is not a stream of this tap; they are kept unchanged and not used."
+                        );
+                        continue;
                     }
                     check_stream_entry(stream, entry).map_err(shape)?;
                 }
@@ -337,6 +349,16 @@ mod tests {
             let err = State::parse("s.json", text, STREAMS).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains("expected"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn bookmarks_of_a_stream_this_tap_does_not_have_are_kept_unread() {
+        let text = r#"{"bookmarks": {"old_stream": {"anything": [1, 2]}, "repositories": {"replication_key": "updated_on", "replication_key_value": "2026-01-01T00:00:00Z"}}}"#;
+        let state = State::parse("s.json", text, STREAMS).unwrap();
+        assert_eq!(
+            state.to_value()["bookmarks"]["old_stream"],
+            serde_json::json!({"anything": [1, 2]})
+        );
     }
 
     #[test]

@@ -103,6 +103,24 @@ fn unknown_config_keys_are_warned_by_name() {
     let scratch = Scratch::new();
     let run = with_config(&scratch, r#"{"acess_token": "typo"}"#, &["--discover"]).success();
     assert!(run.stderr.contains("`acess_token`"), "{}", run.stderr);
+    // A misspelt variable with `--config ENV` too; Meltano's `TAP_BITBUCKET__*` extras and the
+    // log level are not settings, and not warned about.
+    let run = crate::harness::tap_with_env(
+        &["--config", "ENV", "--discover"],
+        &[
+            ("TAP_BITBUCKET_STRAT_DATE", "2026-01-01"),
+            ("TAP_BITBUCKET__SELECT", "[]"),
+            ("TAP_BITBUCKET_LOGLEVEL", "info"),
+        ],
+    )
+    .success();
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains("`TAP_BITBUCKET_STRAT_DATE`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
