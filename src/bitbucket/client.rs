@@ -270,7 +270,9 @@ impl Client {
                     renewed = true;
                 }
                 Err(ApiError::Connect { target, cause, .. })
-                    if !self.answered.load(Ordering::Relaxed) && attempt < self.max_retries.min(1) =>
+                    if !self.answered.load(Ordering::Relaxed)
+                        && attempt < self.max_retries.min(1)
+                        && !cause.starts_with(connect::CERTIFICATE_REFUSED) =>
                 {
                     // Nothing has answered yet: most likely a wrong `api_url` or a server that
                     // is not running, which the whole backoff schedule would not fix. Quietly:

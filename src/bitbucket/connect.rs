@@ -75,7 +75,10 @@ impl Failure {
         match self {
             Failure::Refused => "connection refused: nothing is listening on that port".into(),
             Failure::HostNotFound => "the host name is not known to DNS".into(),
-            Failure::Tls(detail) => format!("the TLS handshake failed ({detail})"),
+            Failure::Tls(detail) => match certificate_problem(detail) {
+                Some(problem) => format!("{CERTIFICATE_REFUSED}: {problem}"),
+                None => format!("the TLS handshake failed ({detail})"),
+            },
             Failure::TimedOut => "no answer to the connection attempt".into(),
             Failure::Other(detail) => detail.clone(),
         }
@@ -104,6 +107,39 @@ impl Failure {
     }
 }
 
+/// How [`Failure::cause`] begins for a certificate this machine refuses: trying again will
+/// not change it, so the first-contact retry is skipped.
+pub const CERTIFICATE_REFUSED: &str = "the server's TLS certificate is not trusted";
+
+/// A certificate refusal of the TLS stack in plain words (`invalid peer certificate:
+/// UnknownIssuer` → "it is not signed by an authority this machine trusts"), or `None` when
+/// the handshake failed for another reason.
+fn certificate_problem(detail: &str) -> Option<String> {
+    let (_, reason) = detail.split_once("invalid peer certificate: ")?;
+    let words = if reason.contains("UnknownIssuer") {
+        "it is not signed by an authority this machine trusts"
+    } else if reason.contains("CaUsedAsEndEntity") || reason.contains("SelfSigned") {
+        "it is self-signed (a CA certificate used as the server's own)"
+    } else if reason.contains("NotValidForName") {
+        "it is not issued for this host name"
+    } else if reason.contains("Expired") {
+        "it has expired"
+    } else if reason.contains("NotValidYet") {
+        "it is not valid yet (or this machine's clock is wrong)"
+    } else if reason.contains("Revoked") {
+        "it has been revoked"
+    } else {
+        "the TLS stack refused it"
+    };
+    let code: String = reason
+        .trim_start_matches("Other(OtherError(")
+        .trim_end_matches(')')
+        .chars()
+        .take(80)
+        .collect();
+    Some(format!("{words} ({code})"))
+}
+
 /// `host:port` of a URL, the port always written (the scheme's default when absent).
 pub fn host_port(url: &Url) -> String {
     let host = url.host_str().unwrap_or("?");
@@ -127,8 +163,18 @@ mod tests {
             host_port(&Url::parse("https://api.bitbucket.org/2.0").unwrap()),
             "api.bitbucket.org:443"
         );
-        assert!(Failure::Tls("invalid peer certificate: UnknownIssuer".into())
-            .cause()
-            .contains("UnknownIssuer"));
+        let cause = Failure::Tls("invalid peer certificate: UnknownIssuer".into()).cause();
+        assert!(
+            cause.starts_with(CERTIFICATE_REFUSED) && cause.contains("not signed by an authority"),
+            "{cause}"
+        );
+        let cause =
+            Failure::Tls("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))".into()).cause();
+        assert!(
+            cause.contains("self-signed (CaUsedAsEndEntity)") && !cause.contains("OtherError"),
+            "{cause}"
+        );
+        let cause = Failure::Tls("received corrupt message of type InvalidContentType".into()).cause();
+        assert!(cause.starts_with("the TLS handshake failed"), "{cause}");
     }
 }
