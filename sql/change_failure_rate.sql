@@ -8,7 +8,8 @@
 --   rate              failed / deployments, a fraction between 0 and 1 (double precision, unrounded)
 --
 -- Definition choices:
---   - "Completed" means `state.name` COMPLETED. STOPPED deployments (stopped by hand: neither
+--   - "Completed" means `state.name` COMPLETED (or no `name`: Bitbucket gives a status to
+--     completed deployments only). STOPPED deployments (stopped by hand: neither
 --     a change delivered nor a failure of one) count in neither figure; waiting (UNDEPLOYED)
 --     and running (IN_PROGRESS) ones neither. Bitbucket reports an ERROR step's deployment as
 --     FAILED.
@@ -31,7 +32,7 @@ with completed as (
     join environments as e
       on e.repository_uuid = d.repository_uuid
      and e.uuid = (d.environment->>'uuid')
-    where (d.state->>'name') = 'COMPLETED'
+    where coalesce(d.state->>'name', 'COMPLETED') = 'COMPLETED'
       and (d.state->'status'->>'name') in ('SUCCESSFUL', 'FAILED')
 )
 select environment_type,

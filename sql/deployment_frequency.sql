@@ -9,7 +9,8 @@
 --
 -- Definition choices:
 --   - A deployment counts once it has completed: `state.name` COMPLETED with status
---     SUCCESSFUL. Its time is `state.completed_on` (or `state.completion_date`, the spelling
+--     SUCCESSFUL (a `state` without `name` counts by its status alone: Bitbucket gives a
+--     status to completed deployments only). Its time is `state.completed_on` (or `state.completion_date`, the spelling
 --     of the API's description, when `completed_on` is absent), in UTC; weeks start on
 --     Monday (`date_trunc('week', …)`).
 --   - The environment's type comes from `environments`, joined on the repository and the
@@ -30,7 +31,7 @@ with completed as (
            cast(cast(coalesce(d.state->>'completed_on', d.state->>'completion_date') as timestamptz)
                 at time zone 'UTC' as timestamp) as completed_on
     from deployments as d
-    where (d.state->>'name') = 'COMPLETED'
+    where coalesce(d.state->>'name', 'COMPLETED') = 'COMPLETED'
 )
 select (e.environment_type->>'name') as environment_type,
        cast(date_trunc('week', c.completed_on) as date) as week_start,

@@ -46,7 +46,7 @@ with production as (
       on e.repository_uuid = d.repository_uuid
      and e.uuid = (d.environment->>'uuid')
     where (e.environment_type->>'name') = 'Production'
-      and (d.state->>'name') = 'COMPLETED'
+      and coalesce(d.state->>'name', 'COMPLETED') = 'COMPLETED'
       and (d.state->'status'->>'name') = 'SUCCESSFUL'
 ),
 merged as (

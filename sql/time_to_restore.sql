@@ -33,7 +33,7 @@ with completed as (
            cast(cast(coalesce(d.state->>'completed_on', d.state->>'completion_date') as timestamptz)
                 at time zone 'UTC' as timestamp) as completed_on
     from deployments as d
-    where (d.state->>'name') = 'COMPLETED'
+    where coalesce(d.state->>'name', 'COMPLETED') = 'COMPLETED'
 )
 select f.repository_uuid,
        f.environment_uuid,
