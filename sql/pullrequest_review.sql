@@ -92,7 +92,7 @@ diff_lines as (
     join latest_diffstat as l
       on l.repository_uuid = d.repository_uuid
      and l.pullrequest_id = d.pullrequest_id
-     and l.read_at = d.pullrequest_updated_on
+     and l.read_at is not distinct from d.pullrequest_updated_on
     group by d.repository_uuid, d.pullrequest_id
 )
 select p.repository_uuid,

@@ -774,6 +774,14 @@ impl Validator<'_> {
     }
 }
 
+impl Settings {
+    /// The `pagelen` to send to an endpoint whose largest page is `max`: `max`, capped by
+    /// `page_size`, for every request of the run (partition listings included).
+    pub fn pagelen(&self, max: u32) -> String {
+        self.page_size.map_or(max, |p| p.min(max)).to_string()
+    }
+}
+
 /// Parses an RFC 3339 date-time, or a bare date (taken as midnight UTC).
 pub fn parse_date_or_datetime(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(text.trim()) {

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::sync::{PoisonError, RwLock};
 
 /// The shortest value treated as a secret.
-pub const MIN_LEN: usize = 6;
+pub const MIN_LEN: usize = 8;
 
 /// What replaces a secret.
 pub const MASK: &str = "****";
@@ -27,8 +27,11 @@ pub fn register(secret: &str) {
     if secret.len() < MIN_LEN {
         return;
     }
-    let json = serde_json::to_string(secret).unwrap_or_default();
-    let json = json.trim_matches('"').to_string();
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    let json = quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_string();
     let url: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     let mut secrets = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
     for form in [secret.to_string(), json, url] {
@@ -80,11 +83,12 @@ mod tests {
     #[test]
     fn registered_secrets_are_masked_in_every_form() {
         register("s3cr\"et/+token");
-        register("abc");
-        let text = r#"Bearer s3cr"et/+token; json "s3cr\"et/+token"; url s3cr%22et%2F%2Btoken; abc stays"#;
+        register("abcdefg");
+        let text =
+            r#"Bearer s3cr"et/+token; json "s3cr\"et/+token"; url s3cr%22et%2F%2Btoken; abcdefg stays"#;
         let shown = redact(text);
         assert!(!shown.contains("s3cr"), "{shown}");
-        assert!(shown.contains("abc stays"), "{shown}");
+        assert!(shown.contains("abcdefg stays"), "{shown}");
         assert_eq!(redact("nothing secret here"), "nothing secret here");
     }
 }

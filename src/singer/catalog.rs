@@ -377,9 +377,12 @@ impl Selection {
                     unknown.join(", ")
                 );
             }
+            // Only fields the records have: a breadcrumb naming no field changes nothing, and
+            // records and SCHEMA must lose the same fields.
             let deselected = entry
                 .deselected_fields()
                 .into_iter()
+                .filter(|crumb| names_a_field(&description.schema, crumb))
                 .filter(|crumb| !matches!(crumb.as_slice(), [_, f] if description.is_automatic(f)))
                 .collect();
             chosen.push(StreamSelection {
@@ -467,14 +470,15 @@ impl CatalogEntry {
         out
     }
 
-    /// The path of the first `selected` in the metadata that is not a boolean
+    /// The path of the first `selected` in the metadata that is neither a boolean nor null
+    /// (null is "not set", as in the SDK)
     /// (`metadata[2].metadata.selected`): a catalog edited by hand with `"false"` must not
     /// select what it meant to leave out.
     fn non_boolean_selection(&self) -> Option<String> {
         self.metadata.iter().enumerate().find_map(|(i, m)| {
             m.metadata
                 .get("selected")
-                .filter(|v| !v.is_boolean())
+                .filter(|v| !v.is_boolean() && !v.is_null())
                 .map(|_| format!("metadata[{i}].metadata.selected"))
         })
     }
@@ -654,10 +658,8 @@ mod tests {
         ]}]})
         .to_string();
         let sel = Selection::from_catalog_text("c.json", &text, &streams()).unwrap();
-        assert_eq!(
-            sel.streams[0].deselected.top_level(),
-            BTreeSet::from(["extra", "title"])
-        );
+        // `extra` is no field of the stream: nothing to leave out.
+        assert_eq!(sel.streams[0].deselected.top_level(), BTreeSet::from(["title"]));
     }
 
     #[test]
@@ -673,15 +675,19 @@ mod tests {
             {"breadcrumb": ["properties", "links", "properties", "self"], "metadata": {"selected": false}},
             {"breadcrumb": ["properties", "reviewers", "items", "properties", "links"], "metadata": {"selected": false}},
             // Inside a field that stays: kept.
-            {"breadcrumb": ["properties", "links", "properties", "html"], "metadata": {"selected": true}}
+            {"breadcrumb": ["properties", "links", "properties", "html"], "metadata": {"selected": true}},
+            // No such field (the schema does not name it): records and SCHEMA keep what they have.
+            {"breadcrumb": ["properties", "reviewers", "items", "properties", "nickname"], "metadata": {"selected": false}},
+            // Null is "not set".
+            {"breadcrumb": ["properties", "updated_on"], "metadata": {"selected": null}}
         ]}]})
         .to_string();
         let sel = Selection::from_catalog_text("c.json", &text, &described).unwrap();
-        let mut record = json!({"id": 1, "links": {"self": "s", "html": "h"}, "reviewers": [{"uuid": "u", "links": {}}, {"uuid": "v"}]});
+        let mut record = json!({"id": 1, "links": {"self": "s", "html": "h"}, "reviewers": [{"uuid": "u", "links": {}, "nickname": "n"}, {"uuid": "v"}]});
         sel.streams[0].deselected.prune_record(&mut record);
         assert_eq!(
             record,
-            json!({"id": 1, "links": {"html": "h"}, "reviewers": [{"uuid": "u"}, {"uuid": "v"}]})
+            json!({"id": 1, "links": {"html": "h"}, "reviewers": [{"uuid": "u", "nickname": "n"}, {"uuid": "v"}]})
         );
         let schema = sel.streams[0].schema(&described[0].schema);
         assert_eq!(

@@ -266,7 +266,7 @@ impl PartitionRun {
 
     /// The page size for an endpoint whose maximum is `max`, capped by `page_size`.
     pub fn pagelen(&self, max: u32) -> String {
-        self.settings.page_size.map_or(max, |p| p.min(max)).to_string()
+        self.settings.pagelen(max)
     }
 
     /// The workspace of this partition (empty for a global stream).

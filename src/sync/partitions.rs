@@ -17,7 +17,7 @@ use crate::streams::{hash_of, Followed, RepositoryInfo, WorkspaceInfo};
 /// serves the `workspaces` stream); otherwise `GET /user/workspaces` lists them.
 pub async fn list_workspaces(client: &Client, settings: &Settings) -> Result<Vec<WorkspaceInfo>, Error> {
     let Some(configured) = &settings.workspaces else {
-        return discover_workspaces(client, &settings.api_url, listing_pagelen(settings)).await;
+        return discover_workspaces(client, &settings.api_url, settings.pagelen(MAX_PAGELEN)).await;
     };
     let mut out = Vec::new();
     for slug in configured {
@@ -69,15 +69,6 @@ struct WorkspaceAccess {
 #[derive(Deserialize)]
 struct WorkspaceBase {
     slug: Option<String>,
-}
-
-/// The page size of the partition listings: the largest, capped by `page_size` like every
-/// other request.
-fn listing_pagelen(settings: &Settings) -> String {
-    settings
-        .page_size
-        .map_or(MAX_PAGELEN, |p| p.min(MAX_PAGELEN))
-        .to_string()
 }
 
 async fn discover_workspaces(
@@ -155,7 +146,7 @@ pub async fn list_repositories(
     for ws in workspaces {
         let mut url = client.url(&["repositories", &ws.slug]);
         url.query_pairs_mut()
-            .append_pair("pagelen", &listing_pagelen(settings));
+            .append_pair("pagelen", &settings.pagelen(MAX_PAGELEN));
         let mut followed = Followed::default();
         loop {
             let page: Page<RepositoryListing> = client.get_page(&url).await?;
