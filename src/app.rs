@@ -194,8 +194,6 @@ fn run(cli: Cli, format: &mut Option<LogFormat>) -> Result<(), Error> {
         None => State::default(),
     };
     settings.require_credentials()?;
-    // A bad repository pattern is a config error, found before any request.
-    crate::filter::RepositoryFilter::new(&settings)?;
 
     // One thread runs every reader: the work is waiting on the API, and decoding a page is
     // cheap next to fetching it, so a second core would mostly buy cross-thread wake-ups
