@@ -7,11 +7,14 @@
 //!   merged later and listed among newer ones), so every record of each page read is emitted,
 //!   and the read stops after the first page whose records are all older than
 //!   `lower − lookback`, that page not emitted.
-//! - [`Order::Time`] (the activity feed): the listing follows time, but not exactly the key
-//!   (a comment's key is its last edit, its place in the feed its creation). A record below
-//!   the floor is not emitted unless a record inside the window follows it on the page, and
-//!   the read stops, as for commits, after the first page whose records are all older than
-//!   the floor: a page that crosses the floor may still be followed by an edited comment.
+//! - [`Order::Time`] (the activity feed): the listing follows time, but not always exactly
+//!   the key (a comment's key is its last edit; a server may keep it where it was written).
+//!   A record below the floor is not emitted unless a record inside the window follows it on
+//!   the page. A page that crosses the floor in key order (newest first, no record at or
+//!   above the floor after one below it) ends the read, as for [`Order::Key`], so a rerun
+//!   where nothing changed costs one request (spec §6); a page that shows the order is not
+//!   the key's reads on until the first page whose records are all older than the floor, as
+//!   for commits.
 //! - [`Order::Key`] (`pipelines`, asked for `sort=-created_on`): the server sorts by the key
 //!   itself, so the read stops after the page that crosses the floor, every later page being
 //!   older still: a rerun where nothing changed costs one request.
@@ -72,7 +75,13 @@ pub fn judge_page(
     if !times.is_empty() && times.iter().all(older) {
         return PageVerdict::Stop;
     }
-    let last = order == Order::Key && times.last().is_some_and(older);
+    let timed = times.iter().flatten();
+    let ends_below = timed.clone().last().is_some_and(|at| *at < stop);
+    let last = match order {
+        Order::Graph => false,
+        Order::Key => ends_below,
+        Order::Time => ends_below && timed.is_sorted_by(|newer, older| newer >= older),
+    };
     PageVerdict::Emit { last }
 }
 
@@ -187,14 +196,43 @@ mod tests {
             judge_page(&crossing, floor, Order::Key),
             PageVerdict::Emit { last: true }
         );
-        // Graph and time order cannot conclude from the crossing page: a newer commit, an
-        // edited comment may follow.
-        for order in [Order::Graph, Order::Time] {
-            assert_eq!(
-                judge_page(&crossing, floor, order),
-                PageVerdict::Emit { last: false }
-            );
-        }
+        // Time order concludes from a crossing page in key order, graph order never: a newer
+        // commit may follow.
+        assert_eq!(
+            judge_page(&crossing, floor, Order::Time),
+            PageVerdict::Emit { last: true }
+        );
+        assert_eq!(
+            judge_page(&crossing, floor, Order::Graph),
+            PageVerdict::Emit { last: false }
+        );
+        // A page that shows the feed out of key order (an edited comment where it was
+        // written) does not end a time-ordered read, even when its last record is older.
+        let disordered = [
+            Some(t("2026-06-12")),
+            Some(t("2026-06-01")),
+            Some(t("2026-06-11")),
+            Some(t("2026-06-02")),
+        ];
+        assert_eq!(
+            judge_page(&disordered, floor, Order::Time),
+            PageVerdict::Emit { last: false }
+        );
+        let unsorted_inside = [
+            Some(t("2026-06-11")),
+            Some(t("2026-06-12")),
+            Some(t("2026-06-01")),
+        ];
+        assert_eq!(
+            judge_page(&unsorted_inside, floor, Order::Time),
+            PageVerdict::Emit { last: false }
+        );
+        // A record that cannot be placed does not count either way.
+        let with_unplaced = [Some(t("2026-06-12")), None, Some(t("2026-06-01"))];
+        assert_eq!(
+            judge_page(&with_unplaced, floor, Order::Time),
+            PageVerdict::Emit { last: true }
+        );
         let older = [Some(t("2026-06-02")), Some(t("2026-06-01"))];
         assert_eq!(judge_page(&older, floor, Order::Time), PageVerdict::Stop);
         assert_eq!(judge_page(&older, floor, Order::Key), PageVerdict::Stop);

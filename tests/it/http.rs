@@ -708,8 +708,12 @@ fn json_log_format_makes_every_stderr_line_json() {
 fn page_size_caps_every_request_the_run_makes() {
     let sim = simulator();
     let scratch = Scratch::new();
-    // Every workspace (so the workspace listing is read too), every stream selected.
-    let mut config = config_with(&sim, json!({"page_size": 3, "requests_per_hour": 0}));
+    // Every workspace (so the workspace listing is read too), every stream selected; two of
+    // the smaller repositories, for time.
+    let mut config = config_with(
+        &sim,
+        json!({"page_size": 3, "requests_per_hour": 0, "repositories": ["infra", "docs-site"]}),
+    );
     config.as_object_mut().unwrap().remove("workspaces");
     let all: Vec<&str> = tap_bitbucket::streams::names();
     let run = crate::harness::sync_selected(&scratch, &config, &all, None);
