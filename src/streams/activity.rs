@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
 use sha2::{Digest, Sha256};
 
-use super::newest_first::{emit_mask, judge_page, DatedRecord, Order, PageVerdict};
+use super::newest_first::{emit_mask, judge_page, shows_nothing_changed, DatedRecord, Order, PageVerdict};
 use super::paged::{first_record, follow_next, Followed};
 use super::pullrequests::PullRequestEndpoint;
 use super::Int;
@@ -360,11 +360,16 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     PageVerdict::Stop => return Ok(None),
                     PageVerdict::Emit { last } => last,
                 };
+                // The page shows that nothing changed for every stream read: no later page
+                // can hold a record inside either window (spec §6: one request).
+                let mut unchanged = activity
+                    .is_none_or(|out| shows_nothing_changed(&times, times.iter().copied(), out.window.lower));
                 let comment_page = match comments {
                     Some(out) => {
                         let mut records = comment_records(&items, &repo);
-                        let times: Vec<_> = records.iter().map(PullRequestCommentRecord::updated).collect();
-                        let mut keep = emit_mask(&times, &out.window, Order::Time).into_iter();
+                        let own: Vec<_> = records.iter().map(PullRequestCommentRecord::updated).collect();
+                        unchanged &= shows_nothing_changed(&times, own.iter().copied(), out.window.lower);
+                        let mut keep = emit_mask(&own, &out.window, Order::Time).into_iter();
                         records.retain(|r| {
                             let kept = keep.next().unwrap_or(false);
                             if kept {
@@ -390,7 +395,7 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     }
                     None => None,
                 };
-                let next = page.next.filter(|_| !last);
+                let next = page.next.filter(|_| !(last || unchanged));
                 Ok(Some((activity_page, comment_page, next, first)))
             })
             .await?;

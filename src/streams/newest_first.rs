@@ -10,11 +10,12 @@
 //! - [`Order::Time`] (the activity feed): the listing follows time, but not always exactly
 //!   the key (a comment's key is its last edit; a server may keep it where it was written).
 //!   A record below the floor is not emitted unless a record inside the window follows it on
-//!   the page. A page that crosses the floor in key order (newest first, no record at or
-//!   above the floor after one below it) ends the read, as for [`Order::Key`], so a rerun
-//!   where nothing changed costs one request (spec §6); a page that shows the order is not
-//!   the key's reads on until the first page whose records are all older than the floor, as
-//!   for commits.
+//!   the page, and the read goes on, as for commits, until the first page whose records are
+//!   all older than the floor: an edited comment may follow a page that crosses the floor.
+//!   But a page that shows nothing changed ([`shows_nothing_changed`]) ends the read: one
+//!   in key order, newest first, that crosses the floor with nothing newer than it, only the
+//!   bookmark's records and older ones. So a rerun where nothing changed costs one request
+//!   (spec §6).
 //! - [`Order::Key`] (`pipelines`, asked for `sort=-created_on`): the server sorts by the key
 //!   itself, so the read stops after the page that crosses the floor, every later page being
 //!   older still: a rerun where nothing changed costs one request.
@@ -75,14 +76,25 @@ pub fn judge_page(
     if !times.is_empty() && times.iter().all(older) {
         return PageVerdict::Stop;
     }
-    let timed = times.iter().flatten();
-    let ends_below = timed.clone().last().is_some_and(|at| *at < stop);
-    let last = match order {
-        Order::Graph => false,
-        Order::Key => ends_below,
-        Order::Time => ends_below && timed.is_sorted_by(|newer, older| newer >= older),
-    };
+    let last = order == Order::Key && times.iter().flatten().last().is_some_and(|at| *at < stop);
     PageVerdict::Emit { last }
+}
+
+/// Whether a page of a time-ordered listing ([`Order::Time`]) shows that nothing changed for
+/// a stream whose window starts at `lower`, so that no later page can hold one of its records
+/// inside the window: the page (`times`, all its key values in listing order) is in key order,
+/// newest first, and ends below `lower`, and none of the stream's own records on it (`own`)
+/// is newer than `lower` (only the bookmark's records, and older ones).
+pub fn shows_nothing_changed(
+    times: &[Option<DateTime<Utc>>],
+    own: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+    lower: Option<DateTime<Utc>>,
+) -> bool {
+    let Some(lower) = lower else { return false };
+    let timed = times.iter().flatten();
+    timed.clone().last().is_some_and(|at| *at < lower)
+        && timed.is_sorted_by(|newer, older| newer >= older)
+        && own.into_iter().flatten().all(|at| at <= lower)
 }
 
 /// Which records of a page to emit for a stream with this window, by their key values in
@@ -196,43 +208,14 @@ mod tests {
             judge_page(&crossing, floor, Order::Key),
             PageVerdict::Emit { last: true }
         );
-        // Time order concludes from a crossing page in key order, graph order never: a newer
-        // commit may follow.
-        assert_eq!(
-            judge_page(&crossing, floor, Order::Time),
-            PageVerdict::Emit { last: true }
-        );
-        assert_eq!(
-            judge_page(&crossing, floor, Order::Graph),
-            PageVerdict::Emit { last: false }
-        );
-        // A page that shows the feed out of key order (an edited comment where it was
-        // written) does not end a time-ordered read, even when its last record is older.
-        let disordered = [
-            Some(t("2026-06-12")),
-            Some(t("2026-06-01")),
-            Some(t("2026-06-11")),
-            Some(t("2026-06-02")),
-        ];
-        assert_eq!(
-            judge_page(&disordered, floor, Order::Time),
-            PageVerdict::Emit { last: false }
-        );
-        let unsorted_inside = [
-            Some(t("2026-06-11")),
-            Some(t("2026-06-12")),
-            Some(t("2026-06-01")),
-        ];
-        assert_eq!(
-            judge_page(&unsorted_inside, floor, Order::Time),
-            PageVerdict::Emit { last: false }
-        );
-        // A record that cannot be placed does not count either way.
-        let with_unplaced = [Some(t("2026-06-12")), None, Some(t("2026-06-01"))];
-        assert_eq!(
-            judge_page(&with_unplaced, floor, Order::Time),
-            PageVerdict::Emit { last: true }
-        );
+        // Graph and time order cannot conclude from a page that crosses the floor: a newer
+        // commit, an edited comment may follow.
+        for order in [Order::Graph, Order::Time] {
+            assert_eq!(
+                judge_page(&crossing, floor, order),
+                PageVerdict::Emit { last: false }
+            );
+        }
         let older = [Some(t("2026-06-02")), Some(t("2026-06-01"))];
         assert_eq!(judge_page(&older, floor, Order::Time), PageVerdict::Stop);
         assert_eq!(judge_page(&older, floor, Order::Key), PageVerdict::Stop);
@@ -250,6 +233,41 @@ mod tests {
             judge_page(&older, None, Order::Time),
             PageVerdict::Emit { last: false }
         );
+    }
+
+    #[test]
+    fn a_time_ordered_page_shows_nothing_changed_only_in_key_order_below_the_bookmark() {
+        let floor = Some(t("2026-06-10"));
+        // The bookmark's record, one that cannot be placed, then older ones.
+        let unchanged = [
+            Some(t("2026-06-10")),
+            None,
+            Some(t("2026-06-09")),
+            Some(t("2026-06-01")),
+        ];
+        assert!(shows_nothing_changed(&unchanged, unchanged, floor));
+        // Something newer than the bookmark: an edited comment may follow.
+        let changed = [
+            Some(t("2026-06-12")),
+            Some(t("2026-06-10")),
+            Some(t("2026-06-01")),
+        ];
+        assert!(!shows_nothing_changed(&changed, changed, floor));
+        // ... unless it is not the stream's own (the comments of a feed whose newest items
+        // are approvals): the page then shows nothing changed for that stream.
+        assert!(shows_nothing_changed(&changed, [changed[2]], floor));
+        // Out of key order (an edited comment kept where it was written).
+        let disordered = [
+            Some(t("2026-06-10")),
+            Some(t("2026-06-01")),
+            Some(t("2026-06-09")),
+        ];
+        assert!(!shows_nothing_changed(&disordered, disordered, floor));
+        // Still at the bookmark: the page does not reach below it.
+        let at_floor = [Some(t("2026-06-10")), Some(t("2026-06-10"))];
+        assert!(!shows_nothing_changed(&at_floor, at_floor, floor));
+        // No window: nothing can be concluded.
+        assert!(!shows_nothing_changed(&unchanged, unchanged, None));
     }
 
     #[test]

@@ -559,8 +559,8 @@ fn a_rerun_where_nothing_changed_costs_what_the_spec_allows() {
         let repo = format!("{ws}/{slug}");
         // One request for each keyset or newest-first listing: the page that shows nothing changed.
         assert_eq!(count(&repo, "pullrequests"), 1, "{repo}");
-        // The activity feed's first page crosses the bookmark in key order: no second page,
-        // even where the feed has one.
+        // The activity feed's first page shows that nothing changed (the bookmark's record,
+        // then older ones): no second page, even where the feed has one.
         multi_page_feeds += usize::from(sim.pullrequest_activity(&ws, &slug).len() > 50);
         assert_eq!(count(&repo, "activity"), 1, "{repo}");
         assert_eq!(count(&repo, "pipelines"), 1, "{repo}");
