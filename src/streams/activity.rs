@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
 use sha2::{Digest, Sha256};
 
-use super::newest_first::{emit_mask, judge_page, shows_nothing_changed, DatedRecord, Order, PageVerdict};
+use super::newest_first::{emit_mask, judge_page, ChangeWatch, DatedRecord, Order, PageVerdict};
 use super::paged::{first_record, follow_next, Followed};
 use super::pullrequests::PullRequestEndpoint;
 use super::Int;
@@ -345,6 +345,8 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
     url.query_pairs_mut()
         .append_pair("pagelen", &run.pagelen(MAX_PULLREQUEST_PAGELEN));
     let (mut newest_activity, mut newest_comment) = (None, None);
+    let mut activity_watch = activity.map(|out| ChangeWatch::new(out.window.lower));
+    let mut comment_watch = comments.map(|out| ChangeWatch::new(out.window.lower));
     let mut followed = Followed::default();
     loop {
         let step = run
@@ -360,15 +362,20 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                     PageVerdict::Stop => return Ok(None),
                     PageVerdict::Emit { last } => last,
                 };
-                // The page shows that nothing changed for every stream read: no later page
-                // can hold a record inside either window (spec §6: one request).
-                let mut unchanged = activity
-                    .is_none_or(|out| shows_nothing_changed(&times, times.iter().copied(), out.window.lower));
+                // Nothing changed for either stream in this run, and the page reaches below
+                // both bookmarks: no later page can hold a record inside either window
+                // (spec §6: one request).
+                let mut unchanged = match activity_watch.as_mut() {
+                    Some(watch) => watch.read_may_end(&times, times.iter().copied()),
+                    None => true,
+                };
                 let comment_page = match comments {
                     Some(out) => {
                         let mut records = comment_records(&items, &repo);
                         let own: Vec<_> = records.iter().map(PullRequestCommentRecord::updated).collect();
-                        unchanged &= shows_nothing_changed(&times, own.iter().copied(), out.window.lower);
+                        if let Some(watch) = comment_watch.as_mut() {
+                            unchanged &= watch.read_may_end(&times, own.iter().copied());
+                        }
                         let mut keep = emit_mask(&own, &out.window, Order::Time).into_iter();
                         records.retain(|r| {
                             let kept = keep.next().unwrap_or(false);

@@ -12,10 +12,10 @@
 //!   A record below the floor is not emitted unless a record inside the window follows it on
 //!   the page, and the read goes on, as for commits, until the first page whose records are
 //!   all older than the floor: an edited comment may follow a page that crosses the floor.
-//!   But a page that shows nothing changed ([`shows_nothing_changed`]) ends the read: one
-//!   in key order, newest first, that crosses the floor with nothing newer than it, only the
-//!   bookmark's records and older ones. So a rerun where nothing changed costs one request
-//!   (spec §6).
+//!   But in a run that shows nothing changed ([`ChangeWatch`]: every page so far in key
+//!   order, none of the stream's records newer than its bookmark), the first page that
+//!   reaches below the bookmark ends the read, so a rerun where nothing changed costs one
+//!   request (spec §6).
 //! - [`Order::Key`] (`pipelines`, asked for `sort=-created_on`): the server sorts by the key
 //!   itself, so the read stops after the page that crosses the floor, every later page being
 //!   older still: a rerun where nothing changed costs one request.
@@ -76,25 +76,46 @@ pub fn judge_page(
     if !times.is_empty() && times.iter().all(older) {
         return PageVerdict::Stop;
     }
-    let last = order == Order::Key && times.iter().flatten().last().is_some_and(|at| *at < stop);
+    let last = order == Order::Key && times.last().is_some_and(older);
     PageVerdict::Emit { last }
 }
 
-/// Whether a page of a time-ordered listing ([`Order::Time`]) shows that nothing changed for
-/// a stream whose window starts at `lower`, so that no later page can hold one of its records
-/// inside the window: the page (`times`, all its key values in listing order) is in key order,
-/// newest first, and ends below `lower`, and none of the stream's own records on it (`own`)
-/// is newer than `lower` (only the bookmark's records, and older ones).
-pub fn shows_nothing_changed(
-    times: &[Option<DateTime<Utc>>],
-    own: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+/// Watches the pages of one time-ordered read ([`Order::Time`]) for one stream whose window
+/// starts at `lower`, to end the read early only when the run shows nothing changed.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeWatch {
     lower: Option<DateTime<Utc>>,
-) -> bool {
-    let Some(lower) = lower else { return false };
-    let timed = times.iter().flatten();
-    timed.clone().last().is_some_and(|at| *at < lower)
-        && timed.is_sorted_by(|newer, older| newer >= older)
-        && own.into_iter().flatten().all(|at| at <= lower)
+    changed: bool,
+}
+
+impl ChangeWatch {
+    /// A watch for a stream whose window starts at `lower` (`None`: no window, the read
+    /// never ends early).
+    pub fn new(lower: Option<DateTime<Utc>>) -> Self {
+        ChangeWatch {
+            lower,
+            changed: false,
+        }
+    }
+
+    /// Looks at the next page: `times` are the key values of all its records in listing
+    /// order, `own` those of the stream's own records. Returns whether no later page can hold
+    /// one of the stream's records inside the window: no page so far showed a change (a page
+    /// out of key order, or one of the stream's own records newer than `lower` or without a
+    /// key value), and this page reaches below `lower`.
+    pub fn read_may_end(
+        &mut self,
+        times: &[Option<DateTime<Utc>>],
+        own: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+    ) -> bool {
+        let Some(lower) = self.lower else { return false };
+        let timed = times.iter().flatten();
+        let reaches_below = timed.clone().last().is_some_and(|at| *at < lower);
+        let in_key_order = timed.is_sorted_by(|newer, older| newer >= older);
+        let newer_own = own.into_iter().any(|at| at.is_none_or(|at| at > lower));
+        self.changed |= !in_key_order || newer_own;
+        !self.changed && reaches_below
+    }
 }
 
 /// Which records of a page to emit for a stream with this window, by their key values in
@@ -236,38 +257,55 @@ mod tests {
     }
 
     #[test]
-    fn a_time_ordered_page_shows_nothing_changed_only_in_key_order_below_the_bookmark() {
+    fn a_time_ordered_read_ends_early_only_while_nothing_changed() {
         let floor = Some(t("2026-06-10"));
-        // The bookmark's record, one that cannot be placed, then older ones.
+        let watch = ChangeWatch::new(floor);
+        let ends = |pages: &[&[Option<DateTime<Utc>>]]| {
+            let mut w = watch;
+            pages
+                .iter()
+                .map(|p| w.read_may_end(p, p.iter().copied()))
+                .collect::<Vec<_>>()
+        };
+        // The bookmark's record, then older ones: the first page ends the read.
         let unchanged = [
             Some(t("2026-06-10")),
-            None,
             Some(t("2026-06-09")),
             Some(t("2026-06-01")),
         ];
-        assert!(shows_nothing_changed(&unchanged, unchanged, floor));
-        // Something newer than the bookmark: an edited comment may follow.
-        let changed = [
+        assert_eq!(ends(&[&unchanged]), [true]);
+        // Something newer than the bookmark: an edited comment may follow, on this page's
+        // successor or any later one, so no page of the run ends it early.
+        let changed = [Some(t("2026-06-12")), Some(t("2026-06-11"))];
+        let older = [Some(t("2026-06-10")), Some(t("2026-06-05"))];
+        assert_eq!(ends(&[&changed, &older]), [false, false]);
+        let crossing = [
             Some(t("2026-06-12")),
             Some(t("2026-06-10")),
             Some(t("2026-06-01")),
         ];
-        assert!(!shows_nothing_changed(&changed, changed, floor));
-        // ... unless it is not the stream's own (the comments of a feed whose newest items
-        // are approvals): the page then shows nothing changed for that stream.
-        assert!(shows_nothing_changed(&changed, [changed[2]], floor));
-        // Out of key order (an edited comment kept where it was written).
+        assert_eq!(ends(&[&crossing]), [false]);
+        // Out of key order (an edited comment kept where it was written), below the bookmark
+        // or not: the run reads on.
         let disordered = [
             Some(t("2026-06-10")),
             Some(t("2026-06-01")),
             Some(t("2026-06-09")),
         ];
-        assert!(!shows_nothing_changed(&disordered, disordered, floor));
-        // Still at the bookmark: the page does not reach below it.
+        assert_eq!(ends(&[&disordered, &unchanged]), [false, false]);
+        // A record that cannot be placed counts as a change.
+        let unplaced = [Some(t("2026-06-10")), None, Some(t("2026-06-01"))];
+        assert_eq!(ends(&[&unplaced]), [false]);
+        // Still at the bookmark: the page does not reach below it, the next one may.
         let at_floor = [Some(t("2026-06-10")), Some(t("2026-06-10"))];
-        assert!(!shows_nothing_changed(&at_floor, at_floor, floor));
+        assert_eq!(ends(&[&at_floor, &older]), [false, true]);
+        // Newer records that are not the stream's own (approvals, for the comments) are no
+        // change for it.
+        let mut w = watch;
+        assert!(w.read_may_end(&crossing, [crossing[2]]));
         // No window: nothing can be concluded.
-        assert!(!shows_nothing_changed(&unchanged, unchanged, None));
+        let mut w = ChangeWatch::new(None);
+        assert!(!w.read_may_end(&unchanged, unchanged));
     }
 
     #[test]
