@@ -374,7 +374,11 @@ async fn read(run: PartitionRun) -> Result<(), StreamError> {
                         let mut records = comment_records(&items, &repo);
                         let own: Vec<_> = records.iter().map(PullRequestCommentRecord::updated).collect();
                         if let Some(watch) = comment_watch.as_mut() {
-                            unchanged &= watch.read_may_end(&times, own.iter().copied());
+                            // Read alone, any item newer than the comments' bookmark may be
+                            // new since the last run; beside `pullrequest_activity`, whose
+                            // watch judges every item, only a newer comment is.
+                            let seen = if activity.is_some() { &own } else { &times };
+                            unchanged &= watch.read_may_end(&times, seen.iter().copied());
                         }
                         let mut keep = emit_mask(&own, &out.window, Order::Time).into_iter();
                         records.retain(|r| {
