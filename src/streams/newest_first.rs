@@ -13,7 +13,8 @@
 //!   the page, and the read goes on, as for commits, until the first page whose records are
 //!   all older than the floor: an edited comment may follow a page that crosses the floor.
 //!   But in a run that shows nothing changed ([`ChangeWatch`]: every page so far in key
-//!   order, none of the stream's records newer than its bookmark), the first page that
+//!   order, no record newer than the stream's bookmark that may be new since the last run:
+//!   for comments beside the activity stream, a comment; read alone, any), the first page that
 //!   reaches below the bookmark ends the read, so a rerun where nothing changed costs one
 //!   request (spec §6).
 //! - [`Order::Key`] (`pipelines`, asked for `sort=-created_on`): the server sorts by the key
